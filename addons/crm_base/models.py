@@ -1,0 +1,58 @@
+"""crm_base models: ``crm.customer`` and ``crm.contact``."""
+from core import fields as F
+from core.i18n import _
+from core.models import Model
+
+KINDS = [("company", _("Company")), ("person", _("Person"))]
+GRADES = [("potential", _("Potential")), ("intent", _("Intent")), ("deal", _("Deal"))]
+INDUSTRIES = [("manufacturing", _("Manufacturing")), ("retail", _("Retail and wholesale")),
+              ("it", _("Information technology")), ("finance", _("Finance")),
+              ("construction", _("Construction and real estate")), ("education", _("Education")),
+              ("healthcare", _("Healthcare")), ("government", _("Government")),
+              ("other", _("Other"))]
+SOURCES = [("referral", _("Referral")), ("website", _("Website")), ("phone", _("Inbound call")),
+           ("exhibition", _("Exhibition")), ("advertising", _("Advertising")),
+           ("campaign", _("Campaign")), ("other", _("Other"))]
+GENDERS = [("male", _("Male")), ("female", _("Female"))]
+
+
+def models():
+    return [
+        Model("crm.customer", _("Customer"), order="name", fields={
+            "code": F.Char(_("Code"), unique=True, sequence="crm.customer",
+                           help=_("Filled from the customer sequence when left empty")),
+            "name": F.Char(_("Name"), required=True, index=True),
+            "kind": F.Selection(_("Kind"), options=KINDS, default="company", required=True),
+            "phone": F.Char(_("Phone"), index=True),
+            "mobile": F.Char(_("Mobile"), index=True),
+            "email": F.Char(_("Email"), index=True),
+            "city": F.Char(_("City"), index=True),
+            "region": F.Char(_("Region")),
+            "address": F.Text(_("Address")),
+            "industry": F.Selection(_("Industry"), options=INDUSTRIES),
+            "source": F.Selection(_("Source"), options=SOURCES),
+            "grade": F.Selection(_("Grade"), options=GRADES, default="potential"),
+            "level": F.Char(_("Level"), help=_("A level of your own, e.g. A/B/C or gold")),
+            "owner_id": F.Many2one("core.user", _("Owner")),
+            "department_id": F.Many2one("core.department", _("Department")),
+            "next_contact_at": F.Datetime(_("Next contact")),
+            "contact_cycle_days": F.Integer(_("Contact cycle (days)")),
+            "in_pool": F.Boolean(_("In the lead pool"), default=False, index=True),
+            "gender": F.Selection(_("Gender"), options=GENDERS),
+            "birthday": F.Date(_("Birthday")),
+            "occupation": F.Char(_("Occupation")),
+            "hobbies": F.Char(_("Hobbies")),
+            "contact_ids": F.One2many("crm.contact", "customer_id", _("Contacts")),
+        }),
+        Model("crm.contact", _("Contact"), order="name", fields={
+            "customer_id": F.Many2one("crm.customer", _("Customer"), required=True, ondelete="cascade"),
+            "name": F.Char(_("Name"), required=True, index=True),
+            "title": F.Char(_("Title")),
+            "department": F.Char(_("Department at the customer")),
+            "reports_to_id": F.Many2one("crm.contact", _("Reports to")),
+            "phone": F.Char(_("Phone")),
+            "mobile": F.Char(_("Mobile"), index=True),
+            "email": F.Char(_("Email")),
+            "birthday": F.Date(_("Birthday")),
+        }),
+    ]

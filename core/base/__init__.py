@@ -1,0 +1,125 @@
+"""``base``: the kernel's own addon. Every other addon depends on it.
+
+It declares the kernel's models — users, departments, roles, installed
+addons, sequences, menus, views, jobs and user-defined fields — through the
+same hooks any addon uses.
+"""
+from core import hookimpl
+from core import fields as F
+from core.i18n import _
+from core.models import Model
+
+manifest = {
+    "name": "base",
+    "label": "Kernel",
+    "version": "0.1.0",
+    "summary": "Users, departments, roles, addons, sequences, menus, views, jobs",
+    "category": "Kernel",
+    "depends": [],
+}
+
+LANGS = [("zh_CN", "简体中文"), ("en", "English")]
+
+
+@hookimpl
+def keel_models():
+    return [
+        Model("core.user", _("User"), order="login", rec_name="name", fields={
+            "login": F.Char(_("Login"), required=True, unique=True),
+            "name": F.Char(_("Name"), required=True, index=True),
+            "password_hash": F.Char(_("Password hash"), readonly=True),
+            "active": F.Boolean(_("Active"), default=True),
+            "lang": F.Selection(_("Language"), options=LANGS),
+            "tz": F.Char(_("Time zone")),
+            "department_id": F.Many2one("core.department", _("Department")),
+            "roles": F.Many2many("core.role", _("Roles")),
+        }),
+        Model("core.department", _("Department"), order="code", fields={
+            "code": F.Char(_("Code"), required=True, unique=True),
+            "name": F.Char(_("Name"), required=True),
+            "parent_id": F.Many2one("core.department", _("Parent"), ondelete="restrict"),
+            "manager_id": F.Many2one("core.user", _("Manager")),
+        }),
+        Model("core.role", _("Role"), order="code", fields={
+            "code": F.Char(_("Code"), required=True, unique=True),
+            "name": F.Char(_("Name"), required=True),
+            "description": F.Text(_("Description")),
+            "addon": F.Char(_("Addon"), readonly=True, index=True),
+        }),
+        Model("core.addon", _("Addon"), order="name", fields={
+            "name": F.Char(_("Name"), required=True, unique=True),
+            "addon_version": F.Char(_("Version"), required=True),
+            "state": F.Selection(_("State"), options=[("installed", _("Installed")),
+                                                     ("uninstalled", _("Uninstalled"))],
+                                 required=True, default="installed"),
+        }),
+        Model("core.sequence", _("Sequence"), order="code", fields={
+            "code": F.Char(_("Code"), required=True, unique=True),
+            "name": F.Char(_("Name")),
+            "pattern": F.Char(_("Pattern"), required=True),
+            "addon": F.Char(_("Addon"), readonly=True, index=True),
+        }),
+        Model("core.sequence_counter", _("Sequence counter"), rec_name="period",
+              unique_together=[("sequence_id", "period")], fields={
+                  "sequence_id": F.Many2one("core.sequence", _("Sequence"), required=True,
+                                            ondelete="cascade"),
+                  "period": F.Char(_("Period")),
+                  "next_number": F.Integer(_("Next number"), required=True, default=1),
+              }),
+        Model("core.menu", _("Menu item"), order="sequence, key", rec_name="label", fields={
+            "key": F.Char(_("Key"), required=True, unique=True),
+            "label": F.Char(_("Label"), required=True),
+            "parent": F.Char(_("Parent key")),
+            "model": F.Char(_("Model")),
+            "url": F.Char(_("Address")),
+            "sequence": F.Integer(_("Order"), default=10),
+            "addon": F.Char(_("Addon"), readonly=True, index=True),
+        }),
+        Model("core.view", _("View"), order="model, type, key", rec_name="key", fields={
+            "key": F.Char(_("Key"), required=True, unique=True),
+            "model": F.Char(_("Model"), required=True, index=True),
+            "type": F.Selection(_("Type"), required=True, options=[
+                "list", "form", "kanban", "calendar", "pivot", "graph", "search"]),
+            "arch": F.Json(_("Definition")),
+            "addon": F.Char(_("Addon"), readonly=True, index=True),
+        }),
+        Model("core.job", _("Scheduled job"), order="key", rec_name="label", fields={
+            "key": F.Char(_("Key"), required=True, unique=True),
+            "label": F.Char(_("Label"), required=True),
+            "function": F.Char(_("Function"), required=True),
+            "cron": F.Char(_("Cron")),
+            "interval": F.Integer(_("Interval (s)")),
+            "active": F.Boolean(_("Active"), default=True),
+            "addon": F.Char(_("Addon"), readonly=True, index=True),
+        }),
+        Model("core.field", _("User-defined field"), order="model, name",
+              unique_together=[("model", "name")], fields={
+                  "model": F.Char(_("Model"), required=True),
+                  "name": F.Char(_("Name"), required=True),
+                  "type": F.Selection(_("Type"), required=True, options=[
+                      "char", "text", "integer", "decimal", "boolean", "date", "datetime",
+                      "selection", "many2one"]),
+                  "label": F.Char(_("Label")),
+                  "selection": F.Json(_("Options")),
+                  "relation": F.Char(_("Relation")),
+                  "required": F.Boolean(_("Required")),
+                  "indexed": F.Boolean(_("Indexed")),
+              }),
+    ]
+
+
+@hookimpl
+def keel_roles():
+    return [{"code": "admin", "label": _("Administrator"),
+             "description": _("Everything, in every installed addon")}]
+
+
+@hookimpl
+def keel_menus():
+    return [{"key": "settings", "label": _("Settings"), "sequence": 900},
+            {"key": "settings.users", "label": _("Users"), "parent": "settings",
+             "model": "core.user", "sequence": 10},
+            {"key": "settings.departments", "label": _("Departments"), "parent": "settings",
+             "model": "core.department", "sequence": 20},
+            {"key": "settings.roles", "label": _("Roles"), "parent": "settings",
+             "model": "core.role", "sequence": 30}]

@@ -1,0 +1,277 @@
+"""The ``keel`` command line (CONTRACT.md §2).
+
+Exit status: 0 done; 1 refused or bad input, with one line on stderr and no
+traceback; 2 usage error (click's own).
+"""
+import json
+import logging
+import sys
+
+import click
+import sqlalchemy as sa
+
+from . import __version__
+from .addons import BASE, dependency_order, with_dependencies
+from .config import load_config
+from .db import Database
+from .editions import edition_addons, load_editions
+from .errors import KeelError, UserInputError
+from .installer import Installer
+
+
+class Context:
+    def __init__(self, db_url, user):
+        self.config = load_config(**({"database_url": db_url} if db_url else {}))
+        self.user = user
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = Database(self.config.database_url)
+        return self._db
+
+    def initialised_db(self):
+        if not self.db.is_initialised():
+            raise UserInputError(f"database {self.config.database_url} is not initialised; "
+                                 "run `keel init` first")
+        return self.db
+
+    def check_user(self):
+        """The acting user must exist (and later, hold the rights)."""
+        with self.db.unit_of_work(self.user):
+            pass
+
+
+def warn(message):
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keel")
+@click.option("--db", "db_url", metavar="URL", help="Database URL (else KEEL_DATABASE_URL, else sqlite:///var/keel.db).")
+@click.option("--user", default="admin", show_default=True, metavar="LOGIN", help="The user a command acts as.")
+@click.pass_context
+def cli(ctx, db_url, user):
+    """Keel: a modular ERP/CRM."""
+    ctx.obj = Context(db_url, user)
+
+
+# -- init ------------------------------------------------------------------------
+@cli.command()
+@click.option("--edition", type=click.Choice(["lite", "standard", "enhanced"]), default=None,
+              help="Addon set to install (default from config: standard).")
+@click.option("--demo", is_flag=True, help="Load demo data.")
+@click.option("--admin-password", metavar="PW", help="Password of the admin user (else one is generated and printed).")
+@click.pass_obj
+def init(obj, edition, demo, admin_password):
+    """Create the schema, install an edition, create the admin user."""
+    edition = edition or obj.config.edition
+    db = obj.db
+    if db.is_initialised():
+        raise UserInputError(f"database {obj.config.database_url} is already initialised")
+    present, missing = edition_addons(edition, db.available)
+    for name in missing:
+        warn(f"edition {edition!r} names addon {name!r}, which is not available yet; skipped")
+    with db.transaction() as conn:
+        password = Installer(db, conn).init(present, admin_password, demo, edition)
+    click.echo(f"initialised {obj.config.database_url} with edition {edition}: "
+               f"{', '.join(present) or 'kernel only'}")
+    if admin_password:
+        click.echo("admin login: admin (password as given)")
+    else:
+        click.echo(f"admin login: admin  password: {password}  (shown once; change it after signing in)")
+
+
+# -- addons ----------------------------------------------------------------------
+@cli.group()
+def addons():
+    """List, install, upgrade and uninstall addons."""
+
+
+def _addon_rows(db):
+    with db.transaction() as conn:
+        rows = {r.name: r for r in conn.execute(sa.text("SELECT name, addon_version AS version, state FROM core_addon"))}
+        registry = db.registry(conn)
+    implementers = registry.hooks.implementers()
+    result = []
+    for name, m in sorted(db.available.items()):
+        row = rows.get(name)
+        state = row.state if row else "uninstalled"
+        result.append({"name": name, "version": m.version,
+                       "installed_version": row.version if row and state == "installed" else None,
+                       "state": state, "depends": [d for d in m.depends if d != BASE] if name != BASE else [],
+                       "summary": m.summary, "category": m.category, "origin": m.origin,
+                       "hooks": sorted(h for h, who in implementers.items() if name in who)})
+    return result
+
+
+@addons.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def addons_list(obj, as_json):
+    """Every addon found: name, version, state, depends."""
+    db = obj.initialised_db()
+    obj.check_user()
+    rows = _addon_rows(db)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    width = max(len(r["name"]) for r in rows)
+    click.echo(f"{'NAME':<{width}}  {'VERSION':<8}  {'STATE':<11}  DEPENDS")
+    for r in rows:
+        click.echo(f"{r['name']:<{width}}  {r['version']:<8}  {r['state']:<11}  {', '.join(r['depends'])}")
+
+
+@addons.command("install")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def addons_install(obj, names):
+    """Install addons and what they depend on."""
+    db = obj.initialised_db()
+    obj.check_user()
+    with db.transaction() as conn:
+        done = Installer(db, conn).install(list(names))
+    click.echo(f"installed: {', '.join(done)}" if done else "nothing to install: already installed")
+
+
+@addons.command("uninstall")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--purge", is_flag=True, help="Also drop the addon's tables and columns (data is lost).")
+@click.pass_obj
+def addons_uninstall(obj, names, purge):
+    """Uninstall addons (their data is kept unless --purge)."""
+    db = obj.initialised_db()
+    obj.check_user()
+    with db.transaction(foreign_keys=not purge) as conn:
+        installer = Installer(db, conn)
+        done = installer.uninstall(list(names), purge=purge)
+    click.echo(f"uninstalled: {', '.join(done)}" + ("" if purge else " (data kept)"))
+    for line in installer.messages:
+        click.echo(f"  {line}")
+
+
+@addons.command("upgrade")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def addons_upgrade(obj, names):
+    """Upgrade installed addons (all when none is named)."""
+    db = obj.initialised_db()
+    obj.check_user()
+    with db.transaction() as conn:
+        done = Installer(db, conn).upgrade(list(names) or None)
+    if done:
+        for name, old, new in done:
+            click.echo(f"upgraded {name}: {old} -> {new}")
+    else:
+        click.echo("up to date; data reloaded")
+
+
+# -- editions --------------------------------------------------------------------
+@cli.group()
+def edition():
+    """Show or change the edition (a set of addons)."""
+
+
+@edition.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def edition_show(obj, as_json):
+    db = obj.initialised_db()
+    with db.transaction() as conn:
+        current = db.get_meta(conn, "edition")
+        installed = set(Installer(db, conn).installed())
+    rows = []
+    for name, data in load_editions().items():
+        rows.append({"name": name, "label": data["label"], "current": name == current,
+                     "addons": [{"name": a, "available": a in db.available, "installed": a in installed}
+                                for a in data["addons"]]})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"edition: {current or '(none)'}")
+    for row in rows:
+        marks = [a["name"] + ("" if a["available"] else " (not available)") for a in row["addons"]]
+        click.echo(f"{'*' if row['current'] else ' '} {row['name']:<9} {', '.join(marks)}")
+
+
+@edition.command("set")
+@click.argument("name", type=click.Choice(list(load_editions())))
+@click.option("--yes", is_flag=True, help="Confirm uninstalling the addons the edition lacks (data kept).")
+@click.pass_obj
+def edition_set(obj, name, yes):
+    db = obj.initialised_db()
+    obj.check_user()
+    present, missing = edition_addons(name, db.available)
+    for addon in missing:
+        warn(f"edition {name!r} names addon {addon!r}, which is not available yet; skipped")
+    keep = set(with_dependencies(db.available, present + [BASE]))
+    with db.transaction() as conn:
+        installer = Installer(db, conn)
+        installed = installer.installed()
+        drop = [a for a in installed if a not in keep]
+        if drop and not yes:
+            raise UserInputError(f"moving to {name} uninstalls {', '.join(drop)} (data kept); "
+                                 "repeat with --yes")
+        if drop:
+            installer.uninstall(dependency_order(db.available, set(drop) & set(db.available))
+                                + [d for d in drop if d not in db.available])
+        added = installer.install(present)
+        db.set_meta(conn, "edition", name)
+    click.echo(f"edition {name}: installed {', '.join(added) or 'nothing new'}"
+               + (f"; uninstalled {', '.join(drop)} (data kept)" if drop else ""))
+
+
+# -- shell and serve -------------------------------------------------------------------
+@cli.command()
+@click.option("-c", "command", metavar="CODE", help="Run CODE instead of an interactive shell.")
+@click.pass_obj
+def shell(obj, command):
+    """A Python shell with ``env`` (one unit of work as --user) and ``db``.
+    Changes are committed when the shell ends without an error."""
+    db = obj.initialised_db()
+    with db.unit_of_work(obj.user) as env:
+        namespace = {"env": env, "db": db}
+        if command:
+            exec(compile(command, "<keel shell -c>", "exec"), namespace)
+        else:
+            import code
+            code.interact(banner=f"Keel {__version__} shell: env = {env!r}; changes commit on exit",
+                          local=namespace, exitmsg="")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default from config).")
+@click.option("--port", default=None, type=int, help="Port (default 8069, KEEL_PORT).")
+@click.pass_obj
+def serve(obj, host, port):
+    """Run the development web server."""
+    from .app import create_app
+    obj.initialised_db()
+    app = create_app(obj.config, db=obj.db)
+    app.run(host=host or obj.config.host, port=port or obj.config.port, debug=False)
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cli.main(args=argv, prog_name="keel", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except KeelError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except sa.exc.OperationalError as exc:
+        click.echo(f"error: database: {str(exc.orig).strip().splitlines()[0]}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""A Keel database: its engine, its current registry and units of work.
+
+The registry of a database depends on what is installed in it. A version
+number in the ``core_meta`` table changes whenever addons or user-defined
+fields change; every unit of work reads it (one cheap query) and rebuilds
+the registry when another process moved it.
+"""
+import logging
+import os
+import threading
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from . import addons as addon_mod
+from .errors import AddonError, UserInputError
+from .orm.env import SYSTEM_UID, Env
+from .plugins import AddonHooks
+from .registry import Registry
+
+log = logging.getLogger(__name__)
+
+_meta_md = sa.MetaData()
+#: Kernel bookkeeping outside any model: registry version, edition, init flag.
+META = sa.Table("core_meta", _meta_md,
+                sa.Column("key", sa.String(64), primary_key=True),
+                sa.Column("value", sa.Text))
+
+
+def make_engine(url):
+    url = sa.make_url(url)
+    if url.get_backend_name() == "sqlite":
+        path = url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, record):
+            # Let SQLAlchemy, not the sqlite3 module, open transactions, so
+            # that DDL is transactional too (install, upgrade: all or nothing).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+        return engine
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise UserInputError(f"cannot use database URL {url!r}: {exc}") from None
+
+
+class Database:
+    """One database and the addons available to this process."""
+
+    def __init__(self, url, available=None):
+        self.url = str(url)
+        self.engine = make_engine(url)
+        self._available = available
+        self._registry = None
+        self._lock = threading.Lock()
+        self._has_meta = False
+
+    def __repr__(self):
+        return f"<Database {self.engine.url.render_as_string(hide_password=True)}>"
+
+    def dispose(self):
+        self.engine.dispose()
+
+    @property
+    def available(self):
+        if self._available is None:
+            self._available = addon_mod.discover()
+        return self._available
+
+    def rediscover(self):
+        self._available = None
+        self._registry = None
+
+    # -- bookkeeping -------------------------------------------------------
+    def get_meta(self, conn, key, default=None):
+        if not self._has_meta:
+            if not sa.inspect(conn).has_table("core_meta"):  # not initialised
+                return default
+            self._has_meta = True
+        value = conn.execute(sa.select(META.c.value).where(META.c.key == key)).scalar()
+        return default if value is None else value
+
+    @staticmethod
+    def set_meta(conn, key, value):
+        updated = conn.execute(sa.update(META).where(META.c.key == key).values(value=str(value))).rowcount
+        if not updated:
+            conn.execute(sa.insert(META).values(key=key, value=str(value)))
+
+    def is_initialised(self):
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("core_meta"):
+                return False
+            return conn.execute(sa.select(META.c.value).where(META.c.key == "initialised")).scalar() == "1"
+
+    def bump_version(self, conn):
+        """Tell every process that the registry changed."""
+        current = int(self._read_version(conn) or 0)
+        self.set_meta(conn, "registry_version", current + 1)
+        return current + 1
+
+    @staticmethod
+    def _read_version(conn):
+        return conn.execute(sa.select(META.c.value).where(META.c.key == "registry_version")).scalar()
+
+    # -- registry ----------------------------------------------------------
+    def installed_addons(self, conn):
+        """Names of installed addons (base always), in dependency order."""
+        rows = []
+        if sa.inspect(conn).has_table("core_addon"):
+            rows = conn.execute(sa.text("SELECT name FROM core_addon WHERE state = 'installed'")).scalars().all()
+        names, available = [], self.available
+        for name in rows:
+            if name not in available:
+                log.warning("addon %r is installed in the database but not available here; "
+                            "it and what depends on it are not loaded", name)
+                continue
+            names.append(name)
+        ok = []
+        for name in names:
+            try:
+                addon_mod.with_dependencies(available, [name])
+                ok.append(name)
+            except AddonError as exc:
+                log.warning("addon %r is not loaded: %s", name, exc)
+        return addon_mod.dependency_order(available, set(ok) | {addon_mod.BASE})
+
+    def build_registry(self, conn, names, version=0):
+        """A registry of the addons ``names`` (plus dependencies)."""
+        available = self.available
+        ordered = addon_mod.dependency_order(
+            available, set(addon_mod.with_dependencies(available, list(names) + [addon_mod.BASE])))
+        loaded = [(available[n], addon_mod.load_module(available[n])) for n in ordered]
+        hooks = AddonHooks([(m.name, module) for m, module in loaded])
+        custom = []
+        if sa.inspect(conn).has_table("core_field"):
+            custom = [dict(r) for r in conn.execute(sa.text("SELECT * FROM core_field ORDER BY id")).mappings()]
+        return Registry(available, loaded, hooks, custom, version)
+
+    def registry(self, conn):
+        """The current registry, rebuilt if another process changed it."""
+        version = int(self.get_meta(conn, "registry_version", 0) or 0)
+        current = self._registry
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            if self._registry is None or self._registry.version != version:
+                self._registry = self.build_registry(conn, self.installed_addons(conn), version)
+            return self._registry
+
+    def set_registry(self, registry):
+        self._registry = registry
+
+    # -- units of work -----------------------------------------------------
+    @contextmanager
+    def transaction(self, foreign_keys=True):
+        """A connection in one transaction: commit at the end, roll back on error."""
+        with self.engine.connect() as conn:
+            if not foreign_keys and conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    yield conn
+                    if not foreign_keys and conn.dialect.name == "sqlite":
+                        bad = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if bad:
+                            raise UserInputError(f"foreign key check failed: {bad[:3]}")
+            finally:
+                if not foreign_keys and conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+    @contextmanager
+    def unit_of_work(self, user="admin", su=False, context=None):
+        """An ``Env`` for one request or command: everything in it commits
+        together or not at all. ``user`` is a login, a user id or ``None``
+        for the system context."""
+        with self.transaction() as conn:
+            registry = self.registry(conn)
+            uid = SYSTEM_UID if user is None else self.resolve_user(conn, registry, user)
+            yield Env(self, conn, registry, uid, su=su or user is None, context=context)
+
+    @staticmethod
+    def resolve_user(conn, registry, user):
+        table = registry["core.user"].table
+        column = table.c.id if isinstance(user, int) else table.c.login
+        row = conn.execute(sa.select(table.c.id, table.c.active).where(column == user)).first()
+        if row is None or not row.active:
+            raise UserInputError(f"unknown or inactive user {user!r}")
+        return row.id

@@ -1,0 +1,142 @@
+"""Every hook an addon can implement — the table of contents of the kernel.
+
+An addon implements a hook by defining a function of the same name decorated
+with ``core.hookimpl`` in its package. Rules, checked when the addon loads:
+
+* the function takes a subset of the parameters listed here, by name, with
+  no default values and no keyword-only parameters;
+* an unknown hook name or an unknown parameter fails the load, naming the
+  addon and the function (``pluggy.PluginValidationError``).
+
+The kernel always passes every parameter. It calls *data* hooks in addon
+dependency order and a failure there is an error naming the addon;
+*notification* hooks (``keel_after_*``, ``keel_addon_*``) are also called in
+dependency order, but one addon raising is logged and the others still run.
+*Lifecycle* hooks (``keel_migrate``) are called only on the addon concerned.
+Hooks return data; they do not change module globals.
+"""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("keel")
+
+
+# -- declarations (data hooks) -------------------------------------------
+
+@hookspec
+def keel_models():
+    """Called when the registry is built. Return a list of model declarations
+    (``core.models.Model``) and extensions (``core.models.Extend``) of models
+    this addon depends on."""
+
+
+@hookspec
+def keel_menus():
+    """Called when the addon is installed or upgraded. Return a list of menu
+    items: dicts with ``key``, ``label`` and optionally ``parent`` (a key),
+    ``model``, ``url`` and ``sequence``. They are stored in ``core.menu``
+    and removed on uninstall."""
+
+
+@hookspec
+def keel_views():
+    """Called when the addon is installed or upgraded. Return a list of view
+    definitions: dicts with ``key``, ``model``, ``type`` (list, form, kanban,
+    calendar, pivot, graph, search) and ``arch`` (a dict). They are stored in
+    ``core.view`` and removed on uninstall."""
+
+
+@hookspec
+def keel_roles():
+    """Called when the addon is installed or upgraded. Return a list of roles:
+    dicts with ``code``, ``label`` and optionally ``description``. They are
+    stored in ``core.role`` and removed on uninstall."""
+
+
+@hookspec
+def keel_jobs():
+    """Called when the addon is installed or upgraded. Return a list of
+    scheduled jobs: dicts with ``key``, ``label``, ``function`` (an import
+    path ``module:callable``) and either ``cron`` (a crontab string) or
+    ``interval`` (seconds). They are stored in ``core.job`` and removed on
+    uninstall."""
+
+
+@hookspec
+def keel_sequences():
+    """Called when the addon is installed or upgraded. Return a list of named
+    sequences: dicts with ``code``, ``pattern`` (e.g. ``SO{yyyy}{mm}-{seq:05}``)
+    and optionally ``label``. Existing sequences keep their counters and any
+    pattern an admin changed."""
+
+
+@hookspec
+def keel_data():
+    """Called when the addon is installed or upgraded. Return a list of data
+    sets, dicts with ``model``, ``key`` (the field that identifies a record)
+    and ``records`` (a list of value dicts); records are created or updated
+    by their key through the model API."""
+
+
+@hookspec
+def keel_demo_data():
+    """Called once when the addon is installed into a database created with
+    demo data (``keel init --demo``). Same shape as ``keel_data``."""
+
+
+# -- lifecycle -----------------------------------------------------------
+
+@hookspec
+def keel_migrate(env, from_version, to_version):
+    """Called on this addon only, inside the upgrade's transaction, when the
+    installed version differs from the code's: after the schema follows the
+    new metadata and before the addon's data is reloaded. Returns nothing;
+    raising aborts the whole upgrade."""
+
+
+@hookspec
+def keel_addon_installed(env, addon):
+    """Notification, called on every loaded addon after ``addon`` (a name)
+    was installed, inside the same transaction. Returns nothing."""
+
+
+@hookspec
+def keel_addon_uninstalled(env, addon):
+    """Notification, called on the addons that remain after ``addon`` (a
+    name) was uninstalled, inside the same transaction. Returns nothing."""
+
+
+# -- record events -------------------------------------------------------
+
+@hookspec
+def keel_before_create(env, model, values_list):
+    """Called before records of ``model`` (a name) are inserted, with the
+    list of value dicts after defaults and checks. May change the dicts in
+    place; raise ``core.errors.ValidationError`` to refuse the whole batch."""
+
+
+@hookspec
+def keel_after_create(env, model, records):
+    """Notification, called after ``records`` (a recordset) were inserted,
+    in the same transaction. Returns nothing."""
+
+
+@hookspec
+def keel_before_write(env, model, records, values):
+    """Called before ``records`` are updated with ``values`` (a dict, already
+    checked). May change ``values`` in place; raise to refuse."""
+
+
+@hookspec
+def keel_after_write(env, model, records, values):
+    """Notification, called after ``records`` were updated with ``values``."""
+
+
+@hookspec
+def keel_before_unlink(env, model, records):
+    """Called before ``records`` are deleted; raise to refuse."""
+
+
+@hookspec
+def keel_after_unlink(env, model, ids):
+    """Notification, called after the records with ``ids`` (a list of
+    integers) were deleted."""

@@ -1,0 +1,239 @@
+"""Installing, upgrading and uninstalling addons; creating a database.
+
+Each operation works inside the caller's transaction (``Database.transaction``)
+so that it is all or nothing: schema changes, data, installed state and the
+registry version commit together, and a failure anywhere leaves the
+database as it was.
+"""
+import logging
+import secrets
+
+import sqlalchemy as sa
+
+from . import schema
+from .addons import BASE, dependency_order, dependents, parse_version, with_dependencies
+from .db import META
+from .errors import AddonError, UserInputError
+from .orm.env import SYSTEM_UID, Env
+from .passwords import hash_password
+
+log = logging.getLogger(__name__)
+
+#: Data an addon ships through hooks, stored with the addon's name and
+#: removed when it is uninstalled: hook, model, key field.
+OWNED = (("keel_roles", "core.role", "code"), ("keel_menus", "core.menu", "key"),
+         ("keel_views", "core.view", "key"), ("keel_jobs", "core.job", "key"))
+
+_RENAME = {"core.role": {"label": "name"}}
+
+
+class Installer:
+    def __init__(self, db, conn):
+        self.db = db
+        self.conn = conn
+        self.messages = []
+
+    # -- helpers -----------------------------------------------------------
+    def _env(self, registry):
+        return Env(self.db, self.conn, registry, SYSTEM_UID, su=True)
+
+    def _installed_rows(self):
+        if not sa.inspect(self.conn).has_table("core_addon"):
+            return {}
+        return {r.name: r for r in self.conn.execute(sa.text("SELECT name, addon_version AS version, state FROM core_addon"))}
+
+    def installed(self):
+        return [n for n, r in self._installed_rows().items() if r.state == "installed"]
+
+    def _finish(self, registry):
+        registry.version = self.db.bump_version(self.conn)
+        return registry
+
+    # -- init --------------------------------------------------------------
+    def init(self, addons=(), admin_password=None, demo=False, edition=None):
+        """Create the kernel schema, the system and admin users, and install
+        ``addons``. Returns the admin password (generated if not given)."""
+        conn = self.conn
+        META.create(conn, checkfirst=True)
+        if self.db.get_meta(conn, "initialised") == "1":
+            raise UserInputError("this database is already initialised")
+        registry = self.db.build_registry(conn, [])
+        schema.sync(conn, registry.metadata)
+        users = registry["core.user"].table
+        conn.execute(sa.insert(users).values(id=SYSTEM_UID, login="__system__", name="System",
+                                             active=False, version=1))
+        if conn.dialect.name == "postgresql":  # the explicit id above did not move the sequence
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('core_user', 'id'), "
+                                 "(SELECT max(id) FROM core_user))")
+        env = self._env(registry)
+        env["core.addon"].create({"name": BASE, "addon_version": self.db.available[BASE].version})
+        self.db.set_meta(conn, "demo", "1" if demo else "0")
+        self._load_data(env, BASE, demo)
+        password = admin_password or secrets.token_urlsafe(12)
+        if len(password) < 8:
+            raise UserInputError("--admin-password: use at least 8 characters")
+        admin_role = env["core.role"].search([["code", "=", "admin"]])
+        env["core.user"].create({"login": "admin", "name": "Administrator",
+                                 "password_hash": hash_password(password), "roles": list(admin_role.ids)})
+        self.db.set_meta(conn, "initialised", "1")
+        if edition:
+            self.db.set_meta(conn, "edition", edition)
+        self._finish(registry)
+        if addons:
+            self.install(addons)
+        return password
+
+    # -- install -------------------------------------------------------------
+    def install(self, names):
+        available = self.db.available
+        for name in names:
+            if name not in available:
+                raise UserInputError(f"unknown addon {name!r} (see `keel addons list`)")
+        installed = set(self.installed())
+        plan = [n for n in with_dependencies(available, list(names)) if n not in installed]
+        if not plan:
+            return []
+        registry = self.db.build_registry(self.conn, installed | set(plan))
+        schema.sync(self.conn, registry.metadata)
+        env = self._env(registry)
+        demo = self.db.get_meta(self.conn, "demo") == "1"
+        rows = self._installed_rows()
+        for name in plan:
+            version = available[name].version
+            if name in rows:
+                self.conn.execute(sa.text("UPDATE core_addon SET state = 'installed', addon_version = :v "
+                                          "WHERE name = :n"), {"v": version, "n": name})
+            else:
+                env["core.addon"].create({"name": name, "addon_version": version})
+            self._load_data(env, name, demo)
+        for name in plan:
+            registry.hooks.notify("keel_addon_installed", env=env, addon=name)
+        self._finish(registry)
+        return plan
+
+    # -- upgrade -------------------------------------------------------------
+    def upgrade(self, names=None):
+        available = self.db.available
+        rows = self._installed_rows()
+        installed = self.installed()
+        targets = list(names) if names else installed
+        for name in targets:
+            if name not in available:
+                raise UserInputError(f"unknown addon {name!r}")
+            if name not in installed:
+                raise UserInputError(f"addon {name!r} is not installed; install it first")
+        registry = self.db.build_registry(self.conn, installed)
+        schema.sync(self.conn, registry.metadata)
+        env = self._env(registry)
+        demo = self.db.get_meta(self.conn, "demo") == "1"
+        done = []
+        for name in dependency_order(available, set(targets)):
+            old, new = rows[name].version, available[name].version
+            if parse_version(new) < parse_version(old):
+                raise UserInputError(f"addon {name!r}: the database has version {old}, newer than "
+                                     f"this code's {new}; install the newer code")
+            if new != old:
+                registry.hooks.gather("keel_migrate", only=name, env=env, from_version=old, to_version=new)
+                self.conn.execute(sa.text("UPDATE core_addon SET addon_version = :v WHERE name = :n"),
+                                  {"v": new, "n": name})
+                done.append((name, old, new))
+            self._load_data(env, name, demo, first=False)
+        self._finish(registry)
+        return done
+
+    # -- uninstall -----------------------------------------------------------
+    def uninstall(self, names, purge=False):
+        available = self.db.available
+        installed = self.installed()
+        for name in names:
+            if name == BASE:
+                raise UserInputError("the kernel addon 'base' cannot be uninstalled")
+            if name not in installed:
+                known = name in available or name in self._installed_rows()
+                raise UserInputError(f"addon {name!r} is not installed" if known
+                                     else f"unknown addon {name!r}")
+        remaining = [n for n in installed if n not in names]
+        for name in names:
+            users = dependents(available, name, [r for r in remaining if r in available])
+            if users:
+                raise UserInputError(f"cannot uninstall {name!r}: installed addon"
+                                     f"{'s' if len(users) > 1 else ''} {', '.join(users)} "
+                                     f"depend{'s' if len(users) == 1 else ''} on it; uninstall "
+                                     f"{'them' if len(users) > 1 else 'it'} first or together")
+        old = self.db.build_registry(self.conn, installed)
+        env = self._env(old)
+        for name in reversed(dependency_order(available, set(names))):
+            for _hook, model, _key in OWNED:
+                env[model].search([["addon", "=", name]]).unlink()
+            self.conn.execute(sa.text("UPDATE core_addon SET state = 'uninstalled' WHERE name = :n"),
+                              {"n": name})
+        new = self.db.build_registry(self.conn, remaining)
+        new_env = self._env(new)
+        for name in names:
+            new.hooks.notify("keel_addon_uninstalled", env=new_env, addon=name)
+        if purge:
+            self._purge(env, old, names)
+        self._finish(new)
+        return list(names)
+
+    def _purge(self, env, old, names):
+        tables, columns = [], {}
+        for name in names:
+            t, c = old.tables_of(name)
+            tables += t
+            for table, cols in c.items():
+                columns.setdefault(table, []).extend(cols)
+        gone_models = [m.name for m in old.models.values() if m.addon in names]
+        if gone_models:
+            env["core.field"].search([["model", "in", gone_models]]).unlink()
+        env["core.sequence"].search([["addon", "in", list(names)]]).unlink()
+        for line in schema.drop(self.conn, tables, columns):
+            self.messages.append(line)
+        self.conn.execute(sa.text("DELETE FROM core_addon WHERE name IN :names")
+                          .bindparams(sa.bindparam("names", expanding=True)), {"names": list(names)})
+
+    # -- data an addon ships ----------------------------------------------------
+    def _load_data(self, env, name, demo, first=True):
+        hooks = env.registry.hooks
+        for hook, model, key in OWNED:
+            items = []
+            for _addon, result in hooks.gather(hook, only=name):
+                items.extend(result or ())
+            records = []
+            for item in items:
+                item = {_RENAME.get(model, {}).get(k, k): v for k, v in item.items()}
+                if key not in item:
+                    raise AddonError(f"addon {name!r}: {hook} item without {key!r}: {item!r}")
+                records.append({**item, "addon": name})
+            self._sync_records(env, model, key, records, owner=name)
+        for _addon, result in hooks.gather("keel_sequences", only=name):
+            for item in result or ():
+                seq = env["core.sequence"]
+                if not seq.search_count([["code", "=", item["code"]]]):
+                    from .sequences import check_pattern
+                    seq.create({"code": item["code"], "name": item.get("label", item["code"]),
+                                "pattern": check_pattern(item["pattern"]), "addon": name})
+        datasets = [r for _a, r in hooks.gather("keel_data", only=name)]
+        if demo and first:
+            datasets += [r for _a, r in hooks.gather("keel_demo_data", only=name)]
+        for result in datasets:
+            for dataset in result or ():
+                self._sync_records(env, dataset["model"], dataset["key"], dataset["records"])
+
+    @staticmethod
+    def _sync_records(env, model, key, records, owner=None):
+        """Create or update ``records`` by ``key``; with ``owner`` also remove
+        that addon's records of ``model`` that are no longer shipped."""
+        model_set = env[model]
+        wanted = {r[key]: r for r in records}
+        existing = {r[key]: r for r in model_set.search_read([[key, "in", list(wanted)]], [key])} \
+            if wanted else {}
+        new = [r for k, r in wanted.items() if k not in existing]
+        for k, values in wanted.items():
+            if k in existing:
+                model_set.browse([existing[k]["id"]]).write({f: v for f, v in values.items() if f != key})
+        if new:
+            model_set.create(new)
+        if owner is not None:
+            stale = model_set.search([["addon", "=", owner], [key, "not in", list(wanted)]])
+            stale.unlink()

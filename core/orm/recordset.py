@@ -1,0 +1,564 @@
+"""Recordsets: the model API — the one gate to the data.
+
+Every way in (web, REST, CLI, import, jobs, addon code) ends here, so checks,
+defaults, sequences, hooks and record versions are applied in one place.
+"""
+import sqlalchemy as sa
+
+from .. import sequences
+from ..errors import Conflict, NotFound, UserInputError, ValidationError
+from ..registry import MAGIC
+from . import read_group as _group
+from .domain import Query, compile_domain, compile_order
+
+_FORBIDDEN_ON_WRITE = {"id", "created_at", "created_by_id", "updated_at", "updated_by_id"}
+
+
+class Recordset:
+    __slots__ = ("env", "_meta", "ids", "_prefetch")
+
+    def __init__(self, env, meta, ids, prefetch=None):
+        self.env = env
+        self._meta = meta
+        self.ids = tuple(ids)
+        self._prefetch = prefetch
+
+    # -- basics ----------------------------------------------------------
+    @property
+    def _name(self):
+        return self._meta.name
+
+    def __repr__(self):
+        return f"{self._meta.name}{list(self.ids)}"
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __bool__(self):
+        return bool(self.ids)
+
+    def __iter__(self):
+        prefetch = self.ids
+        for rid in self.ids:
+            yield Recordset(self.env, self._meta, (rid,), prefetch)
+
+    def __eq__(self, other):
+        return isinstance(other, Recordset) and other._meta is self._meta and other.ids == self.ids
+
+    def __hash__(self):
+        return hash((self._meta.name, self.ids))
+
+    @property
+    def id(self):
+        return self.ensure_one().ids[0]
+
+    def ensure_one(self):
+        if len(self.ids) != 1:
+            raise ValueError(f"expected one {self._meta.name} record, got {len(self.ids)}")
+        return self
+
+    def browse(self, ids):
+        if isinstance(ids, int):
+            ids = (ids,)
+        return Recordset(self.env, self._meta, ids)
+
+    def __getattr__(self, name):
+        meta = object.__getattribute__(self, "_meta")
+        field = meta.fields.get(name)
+        if field is None:
+            raise AttributeError(f"{meta.name} has no field or method {name!r}")
+        return self._field_value(field)
+
+    def _field_value(self, field):
+        rid = self.ensure_one().ids[0]
+        env = self.env
+        if field.column:
+            key = (self._meta.name, rid)
+            row = env.cache.get(key)
+            if row is None:
+                self._fill_cache(self._prefetch or self.ids)
+                row = env.cache.get(key)
+                if row is None:
+                    raise NotFound(f"{self._meta.name} {rid} does not exist")
+            value = row[field.name]
+            if field.type == "many2one":
+                return env[field.relation].browse(() if value is None else (value,))
+            return value
+        ids = self._x2many_ids(field, [rid])[rid]
+        return env[field.relation].browse(ids)
+
+    def _fill_cache(self, ids):
+        table = self._meta.table
+        cache = self.env.cache
+        missing = [i for i in ids if (self._meta.name, i) not in cache]
+        for chunk in _chunks(missing):
+            for row in self.env.conn.execute(table.select().where(table.c.id.in_(chunk))).mappings():
+                cache[(self._meta.name, row["id"])] = dict(row)
+
+    def _invalidate(self, ids=None):
+        cache = self.env.cache
+        name = self._meta.name
+        for rid in self.ids if ids is None else ids:
+            cache.pop((name, rid), None)
+
+    def exists(self):
+        """The records of this set that still exist."""
+        if not self.ids:
+            return self
+        table = self._meta.table
+        found = set()
+        for chunk in _chunks(self.ids):
+            found.update(self.env.conn.execute(sa.select(table.c.id).where(table.c.id.in_(chunk))).scalars())
+        return self.browse([i for i in self.ids if i in found])
+
+    # -- errors ----------------------------------------------------------
+    def _invalid(self, fname, value, reason, row=None):
+        where = f" (row {row + 1})" if row is not None else ""
+        details = {"model": self._meta.name, "field": fname, "fields": [fname], "value": _repr(value),
+                   "reason": reason}
+        if row is not None:
+            details["row"] = row + 1
+        return ValidationError(f"{self._meta.name}.{fname}: {_repr(value)} {reason}{where}", details)
+
+    def _check(self, values, row=None, on_write=False):
+        """Converted column values and the x2many values of one input dict."""
+        fields = self._meta.fields
+        out, relations = {}, {}
+        for fname, value in values.items():
+            field = fields.get(fname)
+            if field is None:
+                raise ValidationError(
+                        f"{self._meta.name}: unknown field {fname!r}"
+                        + (f" (row {row + 1})" if row is not None else ""),
+                        {"model": self._meta.name, "field": fname, "fields": [fname],
+                         "reason": "unknown field"})
+            if fname in _FORBIDDEN_ON_WRITE or (fname == "version" and not on_write):
+                if not (self.env.su and self.env.context.get("keep_audit") and fname != "id"):
+                    raise self._invalid(fname, value, "is set by the kernel", row)
+            if on_write and field.readonly and not self.env.su and fname != "version":
+                raise self._invalid(fname, value, "is read-only", row)
+            if not field.column:
+                relations[fname] = (field, value)
+                continue
+            try:
+                out[fname] = field.convert(value)
+            except ValueError as exc:
+                raise self._invalid(fname, value, str(exc), row) from None
+        return out, relations
+
+    # -- create ----------------------------------------------------------
+    def create(self, values):
+        """Create one record (a dict) or many (a list of dicts) in one batch."""
+        single = isinstance(values, dict)
+        rows_in = [values] if single else list(values)
+        if not rows_in:
+            return self.browse(())
+        meta, env = self._meta, self.env
+        rows, relations = [], []
+        check = self._check
+        for i, vals in enumerate(rows_in):
+            if not isinstance(vals, dict):
+                raise UserInputError(f"{meta.name}.create: row {i + 1} is not a dict of values")
+            converted, rel = check(vals, i)
+            rows.append(converted)
+            relations.append(rel)
+        self._apply_defaults(rows)
+        self._apply_computed(rows)
+        _before(env, "keel_before_create", model=meta.name, values_list=rows)
+        self._apply_sequences(rows)
+        self._check_required(rows)
+        keys = set()
+        for row in rows:
+            keys.update(row)
+        magic = {"version": 1, "created_at": env.now, "created_by_id": env.uid,
+                 "updated_at": env.now, "updated_by_id": env.uid}
+        keys.update(magic)
+        keys = sorted(keys)
+        params = [{k: row.get(k, magic.get(k)) for k in keys} for row in rows]
+        if env.su and env.context.get("keep_audit"):
+            for row, param in zip(rows, params):
+                for k in ("created_at", "created_by_id", "updated_at", "updated_by_id"):
+                    if row.get(k) is not None:
+                        param[k] = row[k]
+        table = meta.table
+        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        try:
+            ids = env.conn.execute(stmt, params).scalars().all()
+        except sa.exc.IntegrityError as exc:
+            raise self._integrity(exc) from None
+        records = self.browse(ids)
+        if any(relations):
+            records._write_relations(relations)
+        _notify(env, "keel_after_create", model=meta.name, records=records)
+        return records
+
+    def _apply_defaults(self, rows):
+        meta, env = self._meta, self.env
+        defaults = dict(meta.defaults)
+        fields = meta.fields
+        owner = fields.get("owner_id")
+        if owner is not None and owner.type == "many2one" and owner.relation == "core.user" \
+                and "owner_id" not in defaults:
+            defaults["owner_id"] = env.uid
+        dept = fields.get("department_id")
+        if dept is not None and dept.type == "many2one" and dept.relation == "core.department" \
+                and "department_id" not in defaults and meta.name != "core.user":
+            defaults["department_id"] = lambda env: env.user_values().get("department_id")
+        if not defaults:
+            return
+        static = {k: v for k, v in defaults.items() if not callable(v)}
+        dynamic = {k: v for k, v in defaults.items() if callable(v)}
+        for row in rows:
+            for k, v in static.items():
+                if k not in row:
+                    row[k] = v
+            for k, fn in dynamic.items():
+                if k not in row:
+                    try:
+                        row[k] = fields[k].convert(fn(env))
+                    except ValueError as exc:
+                        raise self._invalid(k, None, f"default failed: {exc}") from None
+
+    def _apply_computed(self, rows):
+        for field in self._meta.computed:
+            for i, row in enumerate(rows):
+                try:
+                    row[field.name] = field.convert(field.compute(row))
+                except ValueError as exc:
+                    raise self._invalid(field.name, None, f"computed value: {exc}", i) from None
+
+    def _apply_sequences(self, rows):
+        for field in self._meta.sequenced:
+            need = [row for row in rows if row.get(field.name) in (None, "")]
+            if need:
+                for row, value in zip(need, sequences.next_values(self.env, field.sequence, len(need))):
+                    row[field.name] = value
+
+    def _check_required(self, rows, fnames=None):
+        required = self._meta.required if fnames is None else fnames
+        if not required:
+            return
+        for i, row in enumerate(rows):
+            empty = [f for f in required if row.get(f) in (None, "")]
+            if empty:
+                err = self._invalid(empty[0], None, "is required", i if len(rows) > 1 else None)
+                err.details["fields"] = empty
+                err.message = (f"{self._meta.name}: required field{'s' if len(empty) > 1 else ''} "
+                               f"{', '.join(empty)} empty" + (f" (row {i + 1})" if len(rows) > 1 else ""))
+                raise err
+
+    def _integrity(self, exc):
+        text = str(exc.orig)
+        table = self._meta.table.name
+        for fname, field in self._meta.fields.items():
+            if field.unique and (f"uq_{table}_{fname}" in text or f"{table}.{fname}" in text):
+                return ValidationError(f"{self._meta.name}.{fname}: this value is already used "
+                                       f"by another record", {"field": fname, "fields": [fname],
+                                                              "reason": "unique"})
+        if "foreign key" in text.lower() or "violates" in text.lower():
+            return Conflict(f"{self._meta.name}: a related record does not exist or is still "
+                            f"referenced: {text.splitlines()[0]}")
+        return ValidationError(f"{self._meta.name}: {text.splitlines()[0]}")
+
+    # -- relations (many2many, one2many) ----------------------------------
+    def _write_relations(self, relations):
+        """``relations``: one ``{field: (field, value)}`` per record of self."""
+        for rid, rel in zip(self.ids, relations):
+            for fname, (field, value) in rel.items():
+                if field.type == "many2many":
+                    self._set_links(field, rid, value)
+                else:
+                    self._one2many_commands(field, rid, value)
+
+    def _set_links(self, field, rid, value):
+        try:
+            ids = field.convert(value)
+        except ValueError as exc:
+            raise self._invalid(field.name, value, str(exc)) from None
+        link = self._meta.link_tables[field.name]
+        conn = self.env.conn
+        conn.execute(sa.delete(link).where(link.c.source_id == rid))
+        if ids:
+            try:
+                conn.execute(sa.insert(link), [{"source_id": rid, "target_id": t} for t in dict.fromkeys(ids)])
+            except sa.exc.IntegrityError:
+                raise self._invalid(field.name, value, f"names a {field.relation} that does not exist") from None
+
+    def _one2many_commands(self, field, rid, value):
+        """A list of dicts: with ``id`` updates that line, with ``id`` and
+        ``"_delete": true`` deletes it, without ``id`` creates one."""
+        if not isinstance(value, (list, tuple)):
+            raise self._invalid(field.name, value, "expected a list of line values")
+        lines = self.env[field.relation]
+        creates = []
+        for item in value:
+            if not isinstance(item, dict):
+                raise self._invalid(field.name, item, "expected a dict of line values")
+            item = dict(item)
+            line_id = item.pop("id", None)
+            if line_id is None:
+                creates.append({**item, field.inverse: rid})
+                continue
+            line = lines.browse([line_id])
+            owned = lines.search_count([["id", "=", line_id], [field.inverse, "=", rid]])
+            if not owned:
+                raise self._invalid(field.name, line_id, f"is not a line of {self._meta.name} {rid}")
+            if item.pop("_delete", False):
+                line.unlink()
+            elif item:
+                line.write(item)
+        if creates:
+            lines.create(creates)
+
+    def _x2many_ids(self, field, ids):
+        result = {i: [] for i in ids}
+        conn = self.env.conn
+        if field.type == "many2many":
+            link = self._meta.link_tables[field.name]
+            for chunk in _chunks(ids):
+                for src, tgt in conn.execute(sa.select(link.c.source_id, link.c.target_id)
+                                             .where(link.c.source_id.in_(chunk))
+                                             .order_by(link.c.source_id, link.c.target_id)):
+                    result[src].append(tgt)
+        else:
+            target = self.env.registry[field.relation]
+            inv = target.table.c[field.inverse]
+            order = compile_order(Query(self.env.registry, target), None, target.order)
+            for chunk in _chunks(ids):
+                for tid, src in conn.execute(sa.select(target.table.c.id, inv)
+                                             .where(inv.in_(chunk)).order_by(*order)):
+                    result[src].append(tid)
+        return result
+
+    # -- search ----------------------------------------------------------
+    def _select(self, columns, domain):
+        query = Query(self.env.registry, self._meta)
+        where = compile_domain(query, domain)
+        return query, where
+
+    def search(self, domain=None, order=None, limit=None, offset=0):
+        query, where = self._select(None, domain)
+        stmt = sa.select(query.root.c.id)
+        stmt = self._paged(query, stmt, where, order, limit, offset)
+        return self.browse(self.env.conn.execute(stmt).scalars().all())
+
+    def _paged(self, query, stmt, where, order, limit, offset):
+        clauses = compile_order(query, order, self._meta.order)
+        stmt = stmt.select_from(query.from_)
+        if where is not None:
+            stmt = stmt.where(where)
+        stmt = stmt.order_by(*clauses)
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise UserInputError(f"limit must be a whole number ≥ 0, got {limit!r}")
+            stmt = stmt.limit(limit)
+        if offset:
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+                raise UserInputError(f"offset must be a whole number ≥ 0, got {offset!r}")
+            stmt = stmt.offset(offset)
+        return stmt
+
+    def search_count(self, domain=None):
+        query, where = self._select(None, domain)
+        stmt = sa.select(sa.func.count()).select_from(query.from_)
+        if where is not None:
+            stmt = stmt.where(where)
+        return self.env.conn.execute(stmt).scalar()
+
+    def search_read(self, domain=None, fields=None, order=None, limit=None, offset=0):
+        """``search`` and ``read`` in one query (plus one per relation)."""
+        names, columns, x2many = self._read_plan(fields)
+        query, where = self._select(None, domain)
+        table = query.root
+        stmt = sa.select(*[table.c[n] for n in columns])
+        stmt = self._paged(query, stmt, where, order, limit, offset)
+        rows = [dict(r) for r in self.env.conn.execute(stmt).mappings()]
+        return self._finish_read(rows, names, x2many)
+
+    def read(self, fields=None):
+        """Values of ``fields`` (default: all) for every record, in order.
+
+        A many2one reads as ``{"id", "name"}`` (one query per relation for
+        all records), a many2many or one2many as a list of ids."""
+        if not self.ids:
+            return []
+        names, columns, x2many = self._read_plan(fields)
+        table = self._meta.table
+        by_id = {}
+        for chunk in _chunks(self.ids):
+            stmt = sa.select(*[table.c[n] for n in columns]).where(table.c.id.in_(chunk))
+            for row in self.env.conn.execute(stmt).mappings():
+                by_id[row["id"]] = dict(row)
+        missing = [i for i in self.ids if i not in by_id]
+        if missing:
+            raise NotFound(f"{self._meta.name} {missing[0]} does not exist")
+        return self._finish_read([by_id[i] for i in self.ids], names, x2many)
+
+    def _read_plan(self, fields):
+        meta = self._meta
+        if fields is None:
+            names = list(meta.fields)
+        else:
+            if isinstance(fields, str):
+                fields = [f.strip() for f in fields.split(",") if f.strip()]
+            names = list(dict.fromkeys(["id", *fields]))
+            for n in names:
+                if n not in meta.fields:
+                    raise UserInputError(f"{meta.name} has no field {n!r}")
+        columns = [n for n in names if meta.fields[n].column]
+        x2many = [meta.fields[n] for n in names if not meta.fields[n].column]
+        return names, columns, x2many
+
+    def _finish_read(self, rows, names, x2many):
+        meta, env = self._meta, self.env
+        for field in meta.many2one:
+            if field.name in names:
+                ids = {r[field.name] for r in rows if r[field.name] is not None}
+                labels = env[field.relation].browse(sorted(ids))._display_names() if ids else {}
+                for r in rows:
+                    v = r[field.name]
+                    r[field.name] = None if v is None else {"id": v, "name": labels.get(v)}
+        if x2many and rows:
+            ids = [r["id"] for r in rows]
+            for field in x2many:
+                linked = self._x2many_ids(field, ids)
+                for r in rows:
+                    r[field.name] = linked[r["id"]]
+        return rows
+
+    def _display_names(self):
+        """``{id: display name}`` in one query."""
+        meta = self._meta
+        rec = meta.rec_name
+        table = meta.table
+        names = {}
+        for chunk in _chunks(self.ids):
+            for rid, label in self.env.conn.execute(
+                    sa.select(table.c.id, table.c[rec]).where(table.c.id.in_(chunk))):
+                names[rid] = str(label) if label is not None else f"{meta.name},{rid}"
+        return names
+
+    @property
+    def display_name(self):
+        return self._display_names().get(self.id)
+
+    # -- write -----------------------------------------------------------
+    def write(self, values):
+        """Update every record with ``values``. A ``version`` key is the
+        version the caller read: if a record has changed since, nothing is
+        written and ``Conflict`` is raised."""
+        if not isinstance(values, dict):
+            raise UserInputError(f"{self._meta.name}.write expects a dict of values")
+        if not self.ids:
+            return True
+        meta, env = self._meta, self.env
+        values = dict(values)
+        expected = values.pop("version", None)
+        converted, relations = self._check(values, on_write=True)
+        if meta.computed:
+            self._recompute_for_write(converted)
+        _before(env, "keel_before_write", model=meta.name, records=self, values=converted)
+        self._check_required([converted], [f for f in meta.required if f in converted])
+        table = meta.table
+        stmt = sa.update(table).where(table.c.id.in_(self.ids))
+        if expected is not None:
+            try:
+                expected = int(expected)
+            except (TypeError, ValueError):
+                raise self._invalid("version", expected, "expected the integer version you read") from None
+            stmt = stmt.where(table.c.version == expected)
+        stmt = stmt.values(**converted, version=table.c.version + 1, updated_at=env.now,
+                           updated_by_id=env.uid)
+        try:
+            count = env.conn.execute(stmt).rowcount
+        except sa.exc.IntegrityError as exc:
+            raise self._integrity(exc) from None
+        if count != len(self.ids):
+            self._raise_write_mismatch(expected)
+        self._invalidate()
+        if relations:
+            self._write_relations([relations] * len(self.ids))
+        _notify(env, "keel_after_write", model=meta.name, records=self, values=converted)
+        return True
+
+    def _raise_write_mismatch(self, expected):
+        table = self._meta.table
+        current = dict(self.env.conn.execute(
+            sa.select(table.c.id, table.c.version).where(table.c.id.in_(self.ids))).all())
+        missing = [i for i in self.ids if i not in current]
+        if missing:
+            raise NotFound(f"{self._meta.name} {missing[0]} does not exist")
+        stale = [i for i in self.ids if current[i] != expected]
+        raise Conflict(f"{self._meta.name} {stale[0]} was changed by someone else "
+                       f"(version {current[stale[0]]}, you read {expected}); reload and try again",
+                       {"id": stale[0], "version": current[stale[0]], "expected_version": expected})
+
+    def _recompute_for_write(self, converted):
+        """Stored computed fields whose inputs change: one value per record."""
+        touched = [f for f in self._meta.computed if set(f.depends) & set(converted)]
+        if not touched:
+            return
+        if len(self.ids) > 1:
+            for rec in self:
+                rec._recompute_for_write_one(dict(converted), touched)
+            return
+        self._recompute_for_write_one(converted, touched)
+
+    def _recompute_for_write_one(self, converted, touched):
+        self._fill_cache(self.ids)
+        row = {**self.env.cache[(self._meta.name, self.id)], **converted}
+        for f in touched:
+            try:
+                converted[f.name] = f.convert(f.compute(row))
+            except ValueError as exc:
+                raise self._invalid(f.name, None, f"computed value: {exc}") from None
+
+    # -- unlink ----------------------------------------------------------
+    def unlink(self):
+        if not self.ids:
+            return True
+        meta, env = self._meta, self.env
+        _before(env, "keel_before_unlink", model=meta.name, records=self)
+        table = meta.table
+        try:
+            count = env.conn.execute(sa.delete(table).where(table.c.id.in_(self.ids))).rowcount
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(f"{meta.name}: cannot delete {list(self.ids)}: other records still "
+                           f"refer to them ({str(exc.orig).splitlines()[0]})") from None
+        if count != len(self.ids):
+            missing = [i for i in self.ids if i not in set(self.exists().ids)]
+            raise NotFound(f"{meta.name} {missing[0] if missing else ''} does not exist".strip())
+        self._invalidate()
+        _notify(env, "keel_after_unlink", model=meta.name, ids=list(self.ids))
+        return True
+
+    # -- grouping --------------------------------------------------------
+    def read_group(self, domain=None, groupby=(), aggregates=("id:count",), order=None,
+                   limit=None, offset=0):
+        """``[{groupby…, "field:agg"…}]`` computed by one SQL GROUP BY."""
+        return _group.read_group(self, domain, groupby, aggregates, order, limit, offset)
+
+
+def _before(env, hook, **kwargs):
+    """Call a ``keel_before_*`` hook: a refusal propagates."""
+    hooks = env.registry.hooks
+    if hooks.has(hook):
+        hooks.gather(hook, env=env, **kwargs)
+
+
+def _notify(env, hook, **kwargs):
+    """Call a ``keel_after_*`` notification hook."""
+    hooks = env.registry.hooks
+    if hooks.has(hook):
+        hooks.notify(hook, env=env, **kwargs)
+
+
+def _chunks(ids, size=900):
+    ids = list(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def _repr(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

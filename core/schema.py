@@ -1,0 +1,146 @@
+"""Schema sync: the database follows the registry's metadata.
+
+Differences are computed with Alembic's autogenerate comparison and applied
+with Alembic operations, inside the caller's transaction. What holds data is
+never dropped here: a table or column the metadata no longer has (an
+uninstalled addon's) stays until an explicit purge (``drop``).
+"""
+import logging
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+log = logging.getLogger(__name__)
+
+
+def _context(conn, metadata):
+    ours = set(metadata.tables)
+
+    def include_name(name, type_, parent_names):
+        if type_ == "table":
+            return name in ours
+        return True
+
+    return MigrationContext.configure(conn, opts={
+        "compare_type": False, "compare_server_default": False,
+        "include_name": include_name, "target_metadata": metadata})
+
+
+def plan(conn, metadata):
+    """The changes ``sync`` would make, as readable strings."""
+    return [_describe(d) for d in _wanted(conn, metadata)]
+
+
+def _wanted(conn, metadata):
+    diffs = compare_metadata(_context(conn, metadata), metadata)
+    wanted = []
+    for diff in diffs:
+        if isinstance(diff, list):  # column modifications: types/nullability are not changed
+            continue
+        kind = diff[0]
+        if kind in ("add_table", "add_column", "add_index", "add_fk"):
+            wanted.append(diff)
+        elif kind == "remove_index":
+            index = diff[1]
+            table = metadata.tables.get(index.table.name)
+            if table is not None and all(c.name in table.c for c in index.columns) \
+                    and (index.name or "").startswith(("ix_", "uq_")):
+                wanted.append(diff)
+    return wanted
+
+
+def _describe(diff):
+    kind = diff[0]
+    if kind == "add_table":
+        return f"create table {diff[1].name}"
+    if kind == "add_column":
+        return f"add column {diff[2]}.{diff[3].name}"
+    if kind in ("add_index", "remove_index"):
+        return f"{kind.replace('_', ' ')} {diff[1].name} on {diff[1].table.name}"
+    if kind == "add_fk":
+        return f"add foreign key on {diff[1].table.name}({', '.join(c.name for c in diff[1].columns)})"
+    return str(diff)
+
+
+def sync(conn, metadata):
+    """Create missing tables, columns, indexes and foreign keys."""
+    wanted = _wanted(conn, metadata)
+    if not wanted:
+        return []
+    ops = Operations(_context(conn, metadata))
+    new_tables = [d[1] for d in wanted if d[0] == "add_table"]
+    if new_tables:
+        # create_all orders the tables and handles foreign-key cycles
+        metadata.create_all(conn, tables=new_tables)
+    new_names = {t.name for t in new_tables}
+    sqlite = conn.dialect.name == "sqlite"
+    for diff in wanted:
+        kind = diff[0]
+        if kind == "add_column":
+            column = diff[3]
+            if sqlite and column.foreign_keys:
+                _sqlite_add_reference_column(conn, diff[2], column)
+            else:
+                ops.add_column(diff[2], column._copy())
+        elif kind == "add_index" and diff[1].table.name not in new_names:
+            index = diff[1]
+            ops.create_index(index.name, index.table.name, [c.name for c in index.columns],
+                             unique=index.unique)
+        elif kind == "remove_index":
+            ops.drop_index(diff[1].name, table_name=diff[1].table.name)
+        elif kind == "add_fk" and diff[1].table.name not in new_names:
+            fk = diff[1]
+            if sqlite:  # only an old column without its reference; SQLite cannot add one
+                log.warning("cannot add %s on SQLite to an existing column", _describe(diff))
+                continue
+            ops.create_foreign_key(fk.name, fk.table.name, fk.referred_table.name,
+                                   [c.name for c in fk.columns], [e.column.name for e in fk.elements],
+                                   ondelete=fk.ondelete)
+    return [_describe(d) for d in wanted]
+
+
+def _sqlite_add_reference_column(conn, table, column):
+    """``ALTER TABLE … ADD COLUMN … REFERENCES …``: SQLite accepts a
+    reference on a new nullable column, but Alembic only offers a table
+    rebuild, which with foreign keys enforced would cascade-delete rows
+    referring to the rebuilt table. The DDL is composed from SQLAlchemy's
+    own compiled pieces."""
+    fk = next(iter(column.foreign_keys))
+    q = conn.dialect.identifier_preparer
+    spec = sa.schema.CreateColumn(column._copy()).compile(dialect=conn.dialect)
+    ondelete = f" ON DELETE {fk.ondelete}" if fk.ondelete else ""
+    name = f"CONSTRAINT {q.quote(fk.constraint.name)} " if fk.constraint is not None and fk.constraint.name else ""
+    conn.exec_driver_sql(
+        f"ALTER TABLE {q.quote(table)} ADD COLUMN {spec} {name}"
+        f"REFERENCES {q.quote(fk.column.table.name)} ({q.quote(fk.column.name)}){ondelete}")
+
+
+def drop(conn, tables=(), columns=None):
+    """Purge: drop ``tables`` and ``{table: [columns]}`` — only on request."""
+    inspector = sa.inspect(conn)
+    existing = set(inspector.get_table_names())
+    ops = Operations(MigrationContext.configure(conn))
+    dropped = []
+    for table, names in (columns or {}).items():
+        if table not in existing or table in tables:
+            continue
+        present = {c["name"] for c in inspector.get_columns(table)}
+        names = [n for n in names if n in present]
+        if not names:
+            continue
+        if conn.dialect.name == "sqlite":
+            # SQLite drops a column only once nothing refers to it
+            with ops.batch_alter_table(table, recreate="always") as batch:
+                for name in names:
+                    batch.drop_column(name)
+        else:
+            for name in names:
+                ops.drop_column(table, name)
+        dropped.extend(f"drop column {table}.{n}" for n in names)
+    meta = sa.MetaData()
+    to_drop = [sa.Table(t, meta, autoload_with=conn) for t in tables if t in existing]
+    meta.drop_all(conn, tables=to_drop)
+    dropped.extend(f"drop table {t.name}" for t in to_drop)
+    return dropped
