@@ -168,20 +168,24 @@ class Database:
     # -- units of work -----------------------------------------------------
     @contextmanager
     def transaction(self, foreign_keys=True):
-        """A connection in one transaction: commit at the end, roll back on error."""
+        """A connection in one transaction: commit at the end, roll back on
+        error. ``foreign_keys=False`` (SQLite: a purge rebuilding tables)
+        turns enforcement off for this transaction and checks every
+        reference before committing."""
+        relax = not foreign_keys and self.engine.dialect.name == "sqlite"
         with self.engine.connect() as conn:
-            if not foreign_keys and conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            if relax:  # must happen outside a transaction, on the driver's connection
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
             try:
                 with conn.begin():
                     yield conn
-                    if not foreign_keys and conn.dialect.name == "sqlite":
+                    if relax:
                         bad = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
                         if bad:
                             raise UserInputError(f"foreign key check failed: {bad[:3]}")
             finally:
-                if not foreign_keys and conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                if relax:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
     @contextmanager
     def unit_of_work(self, user="admin", su=False, context=None):

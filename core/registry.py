@@ -6,6 +6,7 @@ A registry is immutable once built. It is rebuilt when addons are installed
 or removed or user-defined fields change; ``core.db`` notices that through a
 version number stored in the database.
 """
+import json
 import time
 
 import sqlalchemy as sa
@@ -195,7 +196,10 @@ class Registry:
             cls = F.TYPES[row["type"]]
             kwargs = {"required": bool(row.get("required")), "index": bool(row.get("indexed"))}
             if row["type"] == "selection":
-                kwargs["options"] = [tuple(o) for o in (row.get("selection") or [])]
+                options = row.get("selection") or []
+                if isinstance(options, str):  # read as raw text before any registry exists
+                    options = json.loads(options)
+                kwargs["options"] = [tuple(o) for o in options]
             if row["type"] == "many2one":
                 field = cls(row["relation"], row.get("label") or row["name"], **kwargs)
             else:

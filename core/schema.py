@@ -36,10 +36,21 @@ def plan(conn, metadata):
 def _wanted(conn, metadata):
     diffs = compare_metadata(_context(conn, metadata), metadata)
     wanted = []
+    existing_fks = {}
     for diff in diffs:
         if isinstance(diff, list):  # column modifications: types/nullability are not changed
             continue
         kind = diff[0]
+        if kind == "add_fk" and conn.dialect.name == "sqlite":
+            # SQLite reflects a column-level REFERENCES (see below) without its
+            # name and ON DELETE: compare what it does keep
+            fk = diff[1]
+            table = fk.table.name
+            if table not in existing_fks:
+                existing_fks[table] = {(tuple(f["constrained_columns"]), f["referred_table"])
+                                       for f in sa.inspect(conn).get_foreign_keys(table)}
+            if (tuple(c.name for c in fk.columns), fk.referred_table.name) in existing_fks[table]:
+                continue
         if kind in ("add_table", "add_column", "add_index", "add_fk"):
             wanted.append(diff)
         elif kind == "remove_index":
@@ -70,7 +81,8 @@ def sync(conn, metadata):
     if not wanted:
         return []
     ops = Operations(_context(conn, metadata))
-    new_tables = [d[1] for d in wanted if d[0] == "add_table"]
+    # the comparison hands back copies without indexes: create the real tables
+    new_tables = [metadata.tables[d[1].name] for d in wanted if d[0] == "add_table"]
     if new_tables:
         # create_all orders the tables and handles foreign-key cycles
         metadata.create_all(conn, tables=new_tables)
@@ -130,6 +142,9 @@ def drop(conn, tables=(), columns=None):
         names = [n for n in names if n in present]
         if not names:
             continue
+        for index in inspector.get_indexes(table):
+            if set(index["column_names"]) & set(names):
+                ops.drop_index(index["name"], table_name=table)
         if conn.dialect.name == "sqlite":
             # SQLite drops a column only once nothing refers to it
             with ops.batch_alter_table(table, recreate="always") as batch:

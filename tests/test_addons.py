@@ -1,0 +1,111 @@
+"""Addon discovery, manifests and the dependency graph."""
+import importlib
+import sys
+import textwrap
+
+import pytest
+
+from core.addons import (BASE, dependency_order, dependents, discover, manifest_of,
+                         with_dependencies)
+from core.errors import AddonError
+from tests.conftest import addon_module
+
+
+def graph(**deps):
+    """Manifests for a dependency graph given as ``name=[depends]``."""
+    return {name: manifest_of(addon_module(name, depends=d), "test") for name, d in deps.items()} | {
+        BASE: discover()[BASE]}
+
+
+def test_discover_finds_kernel_and_shipped_addons():
+    found = discover()
+    assert {"base", "crm_base", "sales"} <= set(found)
+    assert found["sales"].depends == ("base", "crm_base")
+    assert found["crm_base"].origin == "addons"
+    assert found["base"].origin == "kernel"
+    assert found["crm_base"].version == "0.1.0"
+
+
+def test_discover_reads_entry_points_of_installed_distributions(tmp_path, monkeypatch):
+    pkg = tmp_path / "keel_ext_helpdesk"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent("""
+        manifest = {"name": "helpdesk", "version": "2.1.0", "depends": ["crm_base"],
+                    "summary": "Tickets", "category": "Service"}
+    """))
+    dist = tmp_path / "keel_ext_helpdesk-2.1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: keel-ext-helpdesk\nVersion: 2.1.0\n")
+    (dist / "entry_points.txt").write_text("[keel.addons]\nhelpdesk = keel_ext_helpdesk\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    found = discover()
+    assert found["helpdesk"].module == "keel_ext_helpdesk"
+    assert found["helpdesk"].depends == ("base", "crm_base")
+    assert "keel-ext-helpdesk" in found["helpdesk"].origin
+    sys.modules.pop("keel_ext_helpdesk", None)
+
+
+def test_entry_point_name_must_match_manifest(tmp_path, monkeypatch):
+    pkg = tmp_path / "keel_ext_bad"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('manifest = {"name": "other", "version": "1.0"}\n')
+    dist = tmp_path / "keel_ext_bad-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: keel-ext-bad\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[keel.addons]\nbadname = keel_ext_bad\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    with pytest.raises(AddonError, match="'other' differs from its entry point 'badname'"):
+        discover()
+    sys.modules.pop("keel_ext_bad", None)
+
+
+def test_manifest_is_checked():
+    module = addon_module("nov")
+    del module.manifest["version"]
+    with pytest.raises(AddonError, match="lacks 'version'"):
+        manifest_of(module, "test")
+    module = addon_module("typo", colour="red")
+    module.manifest["dependz"] = ["x"]
+    with pytest.raises(AddonError, match="unknown manifest keys"):
+        manifest_of(module, "test")
+    with pytest.raises(AddonError, match="bad version"):
+        manifest_of(addon_module("badver", version="one"), "test")
+
+
+def test_every_addon_depends_on_base():
+    g = graph(a=[])
+    assert g["a"].depends == ("base",)
+
+
+def test_with_dependencies_pulls_dependencies_in_order():
+    g = graph(a=[], b=["a"], c=["b", "a"])
+    assert with_dependencies(g, ["c"]) == ["base", "a", "b", "c"]
+    assert dependency_order(g, {"c", "a", "b", "base"}) == ["base", "a", "b", "c"]
+
+
+def test_missing_dependency_names_the_chain():
+    g = graph(a=["b"], b=["ghost"])
+    with pytest.raises(AddonError) as err:
+        with_dependencies(g, ["a"])
+    assert "a -> b -> ghost" in str(err.value)
+
+
+def test_cycle_names_the_chain():
+    g = graph(a=["b"], b=["c"], c=["a"])
+    with pytest.raises(AddonError) as err:
+        with_dependencies(g, ["a"])
+    assert "cycle" in str(err.value)
+    assert "a -> b -> c -> a" in str(err.value)
+
+
+def test_unknown_addon():
+    with pytest.raises(AddonError, match="unknown addon 'nope'"):
+        with_dependencies(graph(), ["nope"])
+
+
+def test_dependents_are_transitive():
+    g = graph(a=[], b=["a"], c=["b"], d=[])
+    assert dependents(g, "a", ["b", "c", "d"]) == ["b", "c"]
+    assert dependents(g, "d", ["a", "b", "c"]) == []
