@@ -3,13 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= $(or $(KEEL_PORT),8069)
-DB_FILE := var/keel.db
 
 .PHONY: run test bench install test-install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e .
@@ -24,10 +23,10 @@ install: $(VENV)/.installed
 test-install: $(VENV)/.test-installed
 
 run: install
-	@if [ ! -f $(DB_FILE) ]; then \
-		$(BIN)/keel init --edition standard --demo || exit 1; \
+	@if $(BIN)/keel edition show >/dev/null 2>&1; then \
+		echo "database already initialised; sign in as admin with the password printed when it was created"; \
 	else \
-		echo "database $(DB_FILE) exists; sign in as admin with the password printed when it was created"; \
+		$(BIN)/keel init --edition standard --demo || exit 1; \
 	fi
 	@echo "serving http://127.0.0.1:$(PORT)"
 	$(BIN)/keel serve --port $(PORT)

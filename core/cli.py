@@ -55,6 +55,7 @@ def warn(message):
 def cli(ctx, db_url, user):
     """Keel: a modular ERP/CRM."""
     ctx.obj = Context(db_url, user)
+    logging.getLogger().setLevel(ctx.obj.config.log_level.upper())
 
 
 # -- init ------------------------------------------------------------------------
@@ -70,6 +71,8 @@ def init(obj, edition, demo, admin_password):
     db = obj.db
     if db.is_initialised():
         raise UserInputError(f"database {obj.config.database_url} is already initialised")
+    if admin_password is not None and len(admin_password) < 8:
+        raise UserInputError("--admin-password: use at least 8 characters")
     present, missing = edition_addons(edition, db.available)
     for name in missing:
         warn(f"edition {edition!r} names addon {name!r}, which is not available yet; skipped")
@@ -178,6 +181,7 @@ def edition():
 @click.pass_obj
 def edition_show(obj, as_json):
     db = obj.initialised_db()
+    obj.check_user()
     with db.transaction() as conn:
         current = db.get_meta(conn, "edition")
         installed = set(Installer(db, conn).installed())
@@ -257,6 +261,13 @@ def main(argv=None):
     try:
         cli.main(args=argv, prog_name="keel", standalone_mode=False)
     except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:  # one line, as every other mistake
+        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+            exc.show()  # a bare group (`keel addons`): its help
+            return exc.exit_code
+        where = exc.ctx.command_path if exc.ctx else "keel"
+        click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()

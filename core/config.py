@@ -8,6 +8,9 @@ from importlib import resources
 
 from .errors import UserInputError
 
+#: The shipped development secret; production must set its own.
+DEV_SECRET_KEY = "dev-only-change-me"
+
 
 @dataclass(frozen=True)
 class Config:
@@ -15,9 +18,9 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8069
     edition: str = "standard"
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = DEV_SECRET_KEY
     data_dir: str = "var"
-    log_level: str = "INFO"
+    log_level: str = "WARNING"
 
     def with_overrides(self, **values):
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -61,6 +64,9 @@ def load_config(environ=None, **overrides):
                 merge(tomllib.load(fh), extra)
         except OSError as exc:
             raise UserInputError(f"config: cannot read KEEL_CONFIG={extra}: {exc.strerror}")
+    if values.get("log_level", "WARNING").upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise UserInputError(f"config: log_level {values['log_level']!r} is not one of "
+                             "DEBUG, INFO, WARNING, ERROR, CRITICAL")
     for key, kind in known.items():
         env_value = environ.get("KEEL_" + key.upper())
         if env_value not in (None, ""):

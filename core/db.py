@@ -45,6 +45,9 @@ def make_engine(url):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # like is case-sensitive as on PostgreSQL (ilike is not), and a
+            # prefix pattern can then use the column's index
+            cur.execute("PRAGMA case_sensitive_like=ON")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")

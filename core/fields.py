@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import decimal
 import json
+import math
 
 import sqlalchemy as sa
 
@@ -105,12 +106,23 @@ class Integer(Field):
     def sa_type(self):
         return sa.Integer()
 
+    #: the column is a 32-bit INTEGER on PostgreSQL
+    MIN, MAX = -2 ** 31, 2 ** 31 - 1
+
     def convert(self, value):
-        if value is None or value.__class__ is int:
+        if value is None:
             return value
+        if value.__class__ is not int:
+            value = self._to_int(value)
+        if not self.MIN <= value <= self.MAX:
+            raise ValueError(f"is out of range ({self.MIN} to {self.MAX})")
+        return value
+
+    @staticmethod
+    def _to_int(value):
         if isinstance(value, bool):
             raise ValueError("expected an integer, got a boolean")
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, (float, decimal.Decimal)) and math.isfinite(value) and value == int(value):
             return int(value)
         if isinstance(value, str):
             try:
@@ -127,14 +139,17 @@ class Float(Field):
         return sa.Float()
 
     def convert(self, value):
-        if value is None or value.__class__ is float:
+        if value is None:
             return value
         if isinstance(value, bool):
             raise ValueError("expected a number, got a boolean")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ValueError("expected a number")
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
+        return number
 
 
 class Decimal(Field):
@@ -253,8 +268,11 @@ class Selection(Field):
         return sa.String()
 
     def convert(self, value):
-        if value is None or value in self._valid():
-            return value
+        try:
+            if value is None or value in self._valid():
+                return value
+        except TypeError:  # unhashable: a list, a dict…
+            pass
         raise ValueError(f"is not one of {', '.join(self.values)}")
 
     def _valid(self):
@@ -363,11 +381,12 @@ class Json(Field):
     type = "json"
 
     def sa_type(self):
-        return sa.JSON()
+        # None is SQL NULL (not the JSON text 'null'), so "= None" finds it
+        return sa.JSON(none_as_null=True)
 
     def convert(self, value):
         try:
-            json.dumps(value)
+            json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
             raise ValueError("is not JSON data")
         return value

@@ -79,8 +79,10 @@ def keel_data():
 
 @hookspec
 def keel_demo_data():
-    """Called once when the addon is installed into a database created with
-    demo data (``keel init --demo``). Same shape as ``keel_data``."""
+    """Called when the addon is installed into a database created with demo
+    data (``keel init --demo``), after ``keel_data``. Same shape as
+    ``keel_data``: records are matched by their key, so installing again
+    does not duplicate them."""
 
 
 # -- lifecycle -----------------------------------------------------------
@@ -110,8 +112,11 @@ def keel_addon_uninstalled(env, addon):
 @hookspec
 def keel_before_create(env, model, values_list):
     """Called before records of ``model`` (a name) are inserted, with the
-    list of value dicts after defaults and checks. May change the dicts in
-    place; raise ``core.errors.ValidationError`` to refuse the whole batch."""
+    list of value dicts once values are checked and defaults, computed fields
+    and sequence numbers filled in; the required-field check follows, so a
+    hook may fill required fields. May change the dicts in place (what it
+    adds is not checked again); raise ``core.errors.ValidationError`` to
+    refuse the whole batch."""
 
 
 @hookspec
@@ -122,8 +127,9 @@ def keel_after_create(env, model, records):
 
 @hookspec
 def keel_before_write(env, model, records, values):
-    """Called before ``records`` are updated with ``values`` (a dict, already
-    checked). May change ``values`` in place; raise to refuse."""
+    """Called before ``records`` are updated with ``values`` (a dict of the
+    stored fields, already checked; many2many and one2many changes are not
+    in it). May change ``values`` in place; raise to refuse."""
 
 
 @hookspec

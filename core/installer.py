@@ -45,6 +45,16 @@ class Installer:
     def installed(self):
         return [n for n, r in self._installed_rows().items() if r.state == "installed"]
 
+    def _sync(self, registry):
+        """The schema follows the registry; a refusal by the database (e.g. a
+        unique index the existing rows violate) is a one-line error."""
+        try:
+            return schema.sync(self.conn, registry.metadata)
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise AddonError(f"the schema of addons {', '.join(registry.addon_names[1:]) or 'base'} "
+                             f"cannot be applied: {reason}") from exc
+
     def _finish(self, registry):
         registry.version = self.db.bump_version(self.conn)
         return registry
@@ -54,11 +64,13 @@ class Installer:
         """Create the kernel schema, the system and admin users, and install
         ``addons``. Returns the admin password (generated if not given)."""
         conn = self.conn
+        if admin_password is not None and len(admin_password) < 8:
+            raise UserInputError("--admin-password: use at least 8 characters")
         META.create(conn, checkfirst=True)
         if self.db.get_meta(conn, "initialised") == "1":
             raise UserInputError("this database is already initialised")
         registry = self.db.build_registry(conn, [])
-        schema.sync(conn, registry.metadata)
+        self._sync(registry)
         users = registry["core.user"].table
         conn.execute(sa.insert(users).values(id=SYSTEM_UID, login="__system__", name="System",
                                              active=False, version=1))
@@ -70,8 +82,6 @@ class Installer:
         self.db.set_meta(conn, "demo", "1" if demo else "0")
         self._load_data(env, BASE, demo)
         password = admin_password or secrets.token_urlsafe(12)
-        if len(password) < 8:
-            raise UserInputError("--admin-password: use at least 8 characters")
         admin_role = env["core.role"].search([["code", "=", "admin"]])
         env["core.user"].create({"login": "admin", "name": "Administrator",
                                  "password_hash": hash_password(password), "roles": list(admin_role.ids)})
@@ -94,7 +104,7 @@ class Installer:
         if not plan:
             return []
         registry = self.db.build_registry(self.conn, installed | set(plan))
-        schema.sync(self.conn, registry.metadata)
+        self._sync(registry)
         env = self._env(registry)
         demo = self.db.get_meta(self.conn, "demo") == "1"
         rows = self._installed_rows()
@@ -123,7 +133,7 @@ class Installer:
             if name not in installed:
                 raise UserInputError(f"addon {name!r} is not installed; install it first")
         registry = self.db.build_registry(self.conn, installed)
-        schema.sync(self.conn, registry.metadata)
+        self._sync(registry)
         env = self._env(registry)
         demo = self.db.get_meta(self.conn, "demo") == "1"
         done = []
@@ -145,6 +155,12 @@ class Installer:
     def uninstall(self, names, purge=False):
         available = self.db.available
         installed = self.installed()
+        if purge and self.conn.dialect.name == "sqlite" \
+                and self.conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
+            # dropping a column rebuilds the table on SQLite: with foreign keys
+            # enforced that would cascade-delete every row referring to it
+            raise UserInputError("uninstall --purge on SQLite needs a transaction without foreign "
+                                 "key enforcement: Database.transaction(foreign_keys=False)")
         for name in names:
             if name == BASE:
                 raise UserInputError("the kernel addon 'base' cannot be uninstalled")
@@ -164,7 +180,7 @@ class Installer:
         env = self._env(old)
         for name in reversed(dependency_order(available, set(names))):
             for _hook, model, _key in OWNED:
-                env[model].search([["addon", "=", name]]).unlink()
+                self._unlink(env[model].search([["addon", "=", name]]))
             self.conn.execute(sa.text("UPDATE core_addon SET state = 'uninstalled' WHERE name = :n"),
                               {"n": name})
         new = self.db.build_registry(self.conn, remaining)
@@ -185,12 +201,42 @@ class Installer:
                 columns.setdefault(table, []).extend(cols)
         gone_models = [m.name for m in old.models.values() if m.addon in names]
         if gone_models:
-            env["core.field"].search([["model", "in", gone_models]]).unlink()
-        env["core.sequence"].search([["addon", "in", list(names)]]).unlink()
+            self._unlink(env["core.field"].search([["model", "in", gone_models]]))
+        self._unlink(env["core.sequence"].search([["addon", "in", list(names)]]))
         for line in schema.drop(self.conn, tables, columns):
             self.messages.append(line)
         self.conn.execute(sa.text("DELETE FROM core_addon WHERE name IN :names")
                           .bindparams(sa.bindparam("names", expanding=True)), {"names": list(names)})
+
+    def _unlink(self, records):
+        """``records.unlink()``; on SQLite without foreign key enforcement (a
+        purge) first do what the references' ``ON DELETE`` would have done:
+        role links, sequence counters… would otherwise be left dangling."""
+        if records and self.conn.dialect.name == "sqlite" \
+                and not self.conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
+            self._cascade(records._meta.table.name, list(records.ids))
+        records.unlink()
+
+    def _cascade(self, table, ids):
+        inspector = sa.inspect(self.conn)
+        q = self.conn.dialect.identifier_preparer.quote
+        for other in inspector.get_table_names():
+            for fk in inspector.get_foreign_keys(other):
+                if fk["referred_table"] != table or len(fk["constrained_columns"]) != 1:
+                    continue
+                column = fk["constrained_columns"][0]
+                action = ((fk.get("options") or {}).get("ondelete") or "").upper()
+                where = sa.text(f"{q(column)} IN :ids").bindparams(sa.bindparam("ids", expanding=True))
+                if action == "CASCADE":
+                    if other != table and "id" in {c["name"] for c in inspector.get_columns(other)}:
+                        children = self.conn.execute(sa.select(sa.text("id")).select_from(sa.table(other))
+                                                     .where(where), {"ids": ids}).scalars().all()
+                        if children:
+                            self._cascade(other, children)
+                    self.conn.execute(sa.delete(sa.table(other)).where(where), {"ids": ids})
+                elif action == "SET NULL":
+                    self.conn.execute(sa.update(sa.table(other, sa.column(column))).where(where)
+                                      .values({column: None}), {"ids": ids})
 
     # -- data an addon ships ----------------------------------------------------
     def _load_data(self, env, name, demo, first=True):

@@ -25,6 +25,11 @@ def spec_names():
             if name.startswith("keel_") and callable(fn)}
 
 
+def _one_line(exc):
+    """pluggy's messages span lines; the CLI prints one."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def _check_signature(addon, impl):
     """pluggy ≥ 1.7 semantics, made strict: no defaults, no keyword-only."""
     params = inspect.signature(impl.function).parameters.values()
@@ -51,13 +56,14 @@ class AddonHooks:
             try:
                 self.pm.register(module, name=name)
             except pluggy.PluginValidationError as exc:
-                raise AddonError(f"addon {name!r}: {exc}") from exc
+                raise AddonError(f"addon {name!r}: {_one_line(exc)}") from exc
             for impl in self._impls_of(name):
                 _check_signature(name, impl)
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise AddonError(f"addon {exc.plugin.__name__!r}: {exc}") from exc
+            name = self.pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", exc.plugin)
+            raise AddonError(f"addon {name!r}: {_one_line(exc)}") from exc
         self._cache = {}
 
     def _impls_of(self, addon):

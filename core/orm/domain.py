@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from ..errors import DomainError
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in", "like", "ilike")
+#: fields ``like``/``ilike`` apply to (PostgreSQL has no LIKE on numbers, dates…)
+TEXT_TYPES = ("char", "text", "selection")
 
 
 class Query:
@@ -71,7 +73,9 @@ def compile_domain(query, domain):
         elif item == "!":
             if not stack:
                 raise DomainError("malformed domain: '!' needs a term after it")
-            stack.append(sa.not_(stack.pop()))
+            # a term that is NULL on a row (a comparison with an empty
+            # column) does not match it, so "!" of it must: NOT (t IS TRUE)
+            stack.append(sa.not_(sa.func.coalesce(stack.pop(), sa.false())))
         elif isinstance(item, (list, tuple)) and len(item) == 3:
             stack.append(_term(query, *item))
         else:
@@ -100,6 +104,8 @@ def _term(query, path, op, value):
                           "filter on its records' model instead")
     col = table.c[field.name]
     if op in ("like", "ilike"):
+        if field.type not in TEXT_TYPES:
+            raise DomainError(f"domain: {op} on {path} needs a text field; {field.name} is a {field.type}")
         if not isinstance(value, str):
             raise DomainError(f"domain: {op} on {path} needs a text pattern, got {value!r}")
         return col.like(value) if op == "like" else col.ilike(value)
@@ -108,6 +114,8 @@ def _term(query, path, op, value):
             raise DomainError(f"domain: {op} on {path} needs a list, got {value!r}")
         values = [_convert(meta, field, v, path) for v in value if v is not None]
         has_null = any(v is None for v in value)
+        if field.type == "boolean" and False in values:  # False matches unset, as with "="
+            has_null = True
         if op == "in":
             expr = col.in_(values) if values else sa.false()
             return sa.or_(expr, col.is_(None)) if has_null else expr
@@ -133,7 +141,7 @@ def _term(query, path, op, value):
 def _many2many_term(query, meta, table, field, op, value, path):
     link = query.registry[meta.name].link_tables[field.name]
     if op in ("=", "!=") and not isinstance(value, (list, tuple)):
-        value = [] if value is None else [value]
+        value = [] if value is None or value is False else [value]
         op = "in" if op == "=" else "not in"
     if op not in ("in", "not in"):
         raise DomainError(f"domain: {path} is a many2many; use in, not in, = or !=")
@@ -164,7 +172,8 @@ def compile_order(query, order, default):
             raise DomainError(f"order: {meta.name}.{field.name} is a {field.type}; cannot sort by it")
         col = table.c[field.name]
         desc = len(words) == 2 and words[1].lower() == "desc"
-        clauses.append(col.desc() if desc else col.asc())
+        # NULLs sort as PostgreSQL does by default (last going up), on SQLite too
+        clauses.append(col.desc().nulls_first() if desc else col.asc().nulls_last())
         seen.add(words[0])
     if "id" not in seen:
         clauses.append(query.root.c.id.asc())

@@ -6,6 +6,8 @@
 groupby names and the aggregate specs, as the REST API returns it; a
 many2one group key reads ``{"id", "name"}``.
 """
+import decimal
+
 import sqlalchemy as sa
 
 from ..errors import DomainError
@@ -27,10 +29,11 @@ def _split(items, what):
 def _date_bucket(conn, col, unit):
     if conn.dialect.name == "sqlite":
         fmt = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y", "quarter": "%Y-%m"}[unit]
-        expr = sa.func.strftime(fmt, col)
+        expr = sa.func.strftime(fmt, col, type_=sa.String)
         if unit == "quarter":
             month = sa.cast(sa.func.strftime("%m", col), sa.Integer)
-            expr = sa.func.strftime("%Y", col) + "-Q" + sa.cast((month + 2) / 3, sa.String)
+            expr = sa.func.strftime("%Y", col, type_=sa.String).concat("-Q").concat(
+                sa.cast((month + 2) // 3, sa.String))
         return expr
     if unit == "quarter":
         return sa.func.to_char(col, 'YYYY-"Q"Q')
@@ -60,7 +63,7 @@ def read_group(records, domain, groupby, aggregates, order, limit, offset):
             m2o.append((spec, field.relation))
         group_cols.append(col.label(f"g{len(group_cols)}"))
         keys.append(spec)
-    agg_cols = []
+    agg_cols, fixes = [], []
     for spec in aggregates:
         if not isinstance(spec, str) or ":" not in spec:
             raise DomainError(f"aggregates: {spec!r} should look like 'amount:sum'")
@@ -80,19 +83,24 @@ def read_group(records, domain, groupby, aggregates, order, limit, offset):
         else:
             expr = getattr(sa.func, func)(col)
         agg_cols.append(expr.label(f"a{len(agg_cols)}"))
+        fixes.append(_result_type(field, func))
     stmt = sa.select(*group_cols, *agg_cols).select_from(query.from_)
     if where is not None:
         stmt = stmt.where(where)
     if group_cols:
         stmt = stmt.group_by(*[c.element for c in group_cols])
         stmt = stmt.order_by(*_order(order, keys, aggregates, group_cols, agg_cols))
+    for name, number in (("limit", limit), ("offset", offset)):
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 0):
+            raise DomainError(f"{name} must be a whole number ≥ 0, got {number!r}")
     if limit is not None:
         stmt = stmt.limit(limit)
     if offset:
         stmt = stmt.offset(offset)
     rows = env.conn.execute(stmt).all()
     n = len(group_cols)
-    result = [{**dict(zip(keys, row[:n])), **dict(zip(aggregates, row[n:]))} for row in rows]
+    result = [{**dict(zip(keys, row[:n])), **dict(zip(aggregates, [f(v) for f, v in zip(fixes, row[n:])]))}
+              for row in rows]
     for spec, relation in m2o:
         ids = sorted({g[spec] for g in result if g[spec] is not None})
         labels = env[relation].browse(ids)._display_names() if ids else {}
@@ -102,9 +110,28 @@ def read_group(records, domain, groupby, aggregates, order, limit, offset):
     return result
 
 
+def _result_type(field, func):
+    """The same Python type from every database: counts as int, sums and
+    averages of amounts as ``Decimal`` at the field's scale, of numbers as
+    int (sum of integers) or float."""
+    if func in ("count", "count_distinct"):
+        return lambda v: 0 if v is None else int(v)
+    if field.type == "decimal" and func in ("sum", "avg", "min", "max"):
+        quantum = decimal.Decimal(1).scaleb(-field.scale)
+        return lambda v: None if v is None else decimal.Decimal(str(v)).quantize(
+            quantum, rounding=decimal.ROUND_HALF_UP)
+    if field.type == "integer" and func == "sum":
+        return lambda v: None if v is None else int(v)
+    if func == "avg" or field.type == "float":
+        return lambda v: None if v is None else float(v)
+    return lambda v: v
+
+
 def _order(order, keys, aggregates, group_cols, agg_cols):
-    if not order:
-        return [c.element for c in group_cols]
+    if not order:  # NULLs last, as in search
+        return [c.element.asc().nulls_last() for c in group_cols]
+    if not isinstance(order, str):
+        raise DomainError(f"order: expected text like 'amount:sum desc', got {order!r}")
     clauses = []
     lookup = {**dict(zip(keys, group_cols)), **dict(zip(aggregates, agg_cols))}
     for part in order.split(","):
@@ -113,5 +140,6 @@ def _order(order, keys, aggregates, group_cols, agg_cols):
                 (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
             raise DomainError(f"order: {part.strip()!r} is not a groupby field or aggregate")
         col = lookup[words[0]].element
-        clauses.append(col.desc() if len(words) == 2 and words[1].lower() == "desc" else col.asc())
+        clauses.append(col.desc().nulls_first() if len(words) == 2 and words[1].lower() == "desc"
+                       else col.asc().nulls_last())
     return clauses

@@ -3,6 +3,8 @@
 Every way in (web, REST, CLI, import, jobs, addon code) ends here, so checks,
 defaults, sequences, hooks and record versions are applied in one place.
 """
+import re
+
 import sqlalchemy as sa
 
 from .. import sequences
@@ -159,13 +161,13 @@ class Recordset:
         for i, vals in enumerate(rows_in):
             if not isinstance(vals, dict):
                 raise UserInputError(f"{meta.name}.create: row {i + 1} is not a dict of values")
-            converted, rel = check(vals, i)
+            converted, rel = check(vals, None if single else i)
             rows.append(converted)
             relations.append(rel)
         self._apply_defaults(rows)
         self._apply_computed(rows)
-        _before(env, "keel_before_create", model=meta.name, values_list=rows)
         self._apply_sequences(rows)
+        _before(env, "keel_before_create", model=meta.name, values_list=rows)
         self._check_required(rows)
         keys = set()
         for row in rows:
@@ -181,11 +183,17 @@ class Recordset:
                     if row.get(k) is not None:
                         param[k] = row[k]
         table = meta.table
-        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        # SQLite has no "sentinel" to order RETURNING rows, so SQLAlchemy would
+        # send one INSERT per row; its rowids grow within the statement (the
+        # write lock is held), so the sorted ids are the rows in order.
+        sqlite = env.conn.dialect.name == "sqlite"
+        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=not sqlite)
         try:
             ids = env.conn.execute(stmt, params).scalars().all()
         except sa.exc.IntegrityError as exc:
-            raise self._integrity(exc) from None
+            raise self._integrity(exc, rows) from None
+        if sqlite:
+            ids.sort()
         records = self.browse(ids)
         if any(relations):
             records._write_relations(relations)
@@ -247,18 +255,57 @@ class Recordset:
                                f"{', '.join(empty)} empty" + (f" (row {i + 1})" if len(rows) > 1 else ""))
                 raise err
 
-    def _integrity(self, exc):
+    def _integrity(self, exc, rows=()):
+        """The error to raise for an ``IntegrityError`` of an insert or update
+        of ``rows`` (the value dicts sent)."""
         text = str(exc.orig)
         table = self._meta.table.name
+        name = self._meta.name
         for fname, field in self._meta.fields.items():
-            if field.unique and (f"uq_{table}_{fname}" in text or f"{table}.{fname}" in text):
-                return ValidationError(f"{self._meta.name}.{fname}: this value is already used "
-                                       f"by another record", {"field": fname, "fields": [fname],
-                                                              "reason": "unique"})
+            if field.unique and re.search(rf"\b(uq_{table}_{fname}|{table}\.{fname})\b", text):
+                values = [r[fname] for r in rows if r.get(fname) is not None]
+                details = {"model": name, "field": fname, "fields": [fname], "reason": "unique"}
+                if len(values) == 1:
+                    details["value"] = _repr(values[0])
+                shown = f" {details['value']}" if "value" in details else ""
+                return ValidationError(f"{name}.{fname}:{shown} this value is already used "
+                                       f"by another record", details)
+        if "foreign key" in text.lower():
+            bad = self._missing_reference(text, rows)
+            if bad is not None:
+                fname, value, relation = bad
+                return ValidationError(
+                    f"{name}.{fname}: {_repr(value)} names a {relation} that does not exist",
+                    {"model": name, "field": fname, "fields": [fname], "value": _repr(value),
+                     "reason": "does not exist"})
         if "foreign key" in text.lower() or "violates" in text.lower():
             return Conflict(f"{self._meta.name}: a related record does not exist or is still "
                             f"referenced: {text.splitlines()[0]}")
         return ValidationError(f"{self._meta.name}: {text.splitlines()[0]}")
+
+    def _missing_reference(self, text, rows):
+        """``(field, value, relation)`` of a many2one value of ``rows`` naming
+        no record, from the constraint name (PostgreSQL) or by looking
+        (SQLite, whose transaction survives the failed statement)."""
+        fields = self._meta.fields
+        match = re.search(r"Key \((\w+)\)=\((\d+)\) is not present", text)
+        if match and match.group(1) in fields and fields[match.group(1)].type == "many2one":
+            return match.group(1), int(match.group(2)), fields[match.group(1)].relation
+        conn = self.env.conn
+        if conn.dialect.name != "sqlite":
+            return None
+        for field in self._meta.many2one:
+            wanted = {r[field.name] for r in rows if r.get(field.name) is not None}
+            if not wanted:
+                continue
+            target = self.env.registry[field.relation].table
+            found = set()
+            for chunk in _chunks(sorted(wanted)):
+                found.update(conn.execute(sa.select(target.c.id).where(target.c.id.in_(chunk))).scalars())
+            missing = sorted(wanted - found)
+            if missing:
+                return field.name, missing[0], field.relation
+        return None
 
     # -- relations (many2many, one2many) ----------------------------------
     def _write_relations(self, relations):
@@ -455,8 +502,7 @@ class Recordset:
         values = dict(values)
         expected = values.pop("version", None)
         converted, relations = self._check(values, on_write=True)
-        if meta.computed:
-            self._recompute_for_write(converted)
+        per_record = self._recompute_for_write(converted) if meta.computed else None
         _before(env, "keel_before_write", model=meta.name, records=self, values=converted)
         self._check_required([converted], [f for f in meta.required if f in converted])
         table = meta.table
@@ -466,15 +512,27 @@ class Recordset:
                 expected = int(expected)
             except (TypeError, ValueError):
                 raise self._invalid("version", expected, "expected the integer version you read") from None
+            if len(set(self.ids)) > 1:
+                # all or none: refuse before touching any record
+                stale = env.conn.execute(sa.select(sa.func.count()).where(
+                    table.c.id.in_(self.ids), table.c.version != expected)).scalar()
+                if stale:
+                    self._raise_write_mismatch(expected)
             stmt = stmt.where(table.c.version == expected)
         stmt = stmt.values(**converted, version=table.c.version + 1, updated_at=env.now,
                            updated_by_id=env.uid)
         try:
             count = env.conn.execute(stmt).rowcount
         except sa.exc.IntegrityError as exc:
-            raise self._integrity(exc) from None
-        if count != len(self.ids):
+            raise self._integrity(exc, [converted]) from None
+        if count != len(set(self.ids)):
             self._raise_write_mismatch(expected)
+        if per_record:
+            names = sorted(next(iter(per_record.values())))
+            env.conn.execute(sa.update(table).where(table.c.id == sa.bindparam("_id"))
+                             .values({n: sa.bindparam(f"_v_{n}") for n in names}),
+                             [{"_id": rid, **{f"_v_{n}": vals[n] for n in names}}
+                              for rid, vals in per_record.items()])
         self._invalidate()
         if relations:
             self._write_relations([relations] * len(self.ids))
@@ -497,12 +555,19 @@ class Recordset:
         """Stored computed fields whose inputs change: one value per record."""
         touched = [f for f in self._meta.computed if set(f.depends) & set(converted)]
         if not touched:
-            return
-        if len(self.ids) > 1:
-            for rec in self:
-                rec._recompute_for_write_one(dict(converted), touched)
-            return
+            return None
+        ids = list(dict.fromkeys(self.ids))
+        if len(ids) > 1:
+            # one value per record: written by a second (executemany) UPDATE
+            self._fill_cache(ids)
+            per_record = {}
+            for rid in ids:
+                values = dict(converted)
+                self.browse(rid)._recompute_for_write_one(values, touched)
+                per_record[rid] = {f.name: values[f.name] for f in touched}
+            return per_record
         self._recompute_for_write_one(converted, touched)
+        return None
 
     def _recompute_for_write_one(self, converted, touched):
         self._fill_cache(self.ids)
@@ -525,7 +590,7 @@ class Recordset:
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"{meta.name}: cannot delete {list(self.ids)}: other records still "
                            f"refer to them ({str(exc.orig).splitlines()[0]})") from None
-        if count != len(self.ids):
+        if count != len(set(self.ids)):
             missing = [i for i in self.ids if i not in set(self.exists().ids)]
             raise NotFound(f"{meta.name} {missing[0] if missing else ''} does not exist".strip())
         self._invalidate()

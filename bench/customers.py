@@ -1,0 +1,304 @@
+"""``crm.customer`` at N rows (default 100,000) on SQLite: the model API
+beside raw SQLAlchemy Core on the same engine and the same table."""
+import datetime as dt
+import gc
+import os
+import resource
+import statistics
+import time
+import tracemalloc
+
+import sqlalchemy as sa
+
+from core import sequences
+from core.db import Database
+from core.installer import Installer
+
+from . import data
+from .results import entry
+
+MODEL = "crm.customer"
+ADMIN_PASSWORD = "admin-secret-1"
+FIELDS = ["name", "city", "phone"]
+
+
+def env_int(name, default):
+    return int(os.environ.get(name) or default)
+
+
+def new_db(folder, label):
+    path = os.path.join(folder, f"{label}.db")
+    db = Database(f"sqlite:///{path}")
+    with db.transaction() as conn:
+        Installer(db, conn).init(["crm_base", "sales"], ADMIN_PASSWORD, False)
+    return db
+
+
+def admin_values(db):
+    with db.unit_of_work("admin") as env:
+        return env.uid, env.user_values().get("department_id")
+
+
+def core_rows(db, rows, uid, department_id, now):
+    """The rows exactly as the model API stores them (defaults, sequence
+    codes, kernel columns), computed before the clock starts."""
+    with db.unit_of_work("admin") as env:
+        meta = env.registry[MODEL]
+        pattern = env.conn.execute(sa.text("SELECT pattern FROM core_sequence WHERE code = :c"),
+                                   {"c": MODEL}).scalar()
+    static = {k: v for k, v in meta.defaults.items() if not callable(v)}
+    day = now.date()
+    out = []
+    for n, row in enumerate(rows, start=1):
+        r = {**static, **row, "department_id": department_id,
+             "code": sequences.render(pattern, day, n), "version": 1,
+             "created_at": now, "created_by_id": uid, "updated_at": now, "updated_by_id": uid}
+        out.append(r)
+    return out
+
+
+def median_ms(samples):
+    return statistics.median(samples) * 1000
+
+
+def now_utc():
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+class CustomerBench:
+    def __init__(self, folder, n, log=print):
+        self.folder = folder
+        self.n = n
+        self.log = log
+        self.entries = []
+        self.db = None  # the database the read figures use (rows made by the model API)
+
+    def add(self, *args, **kwargs):
+        e = entry(*args, **kwargs)
+        self.entries.append(e)
+        return e
+
+    # -- batch create ----------------------------------------------------
+    def _create_core(self, label, rows_in):
+        db = new_db(self.folder, label)
+        uid, dept = admin_values(db)
+        rows = core_rows(db, rows_in, uid, dept, now_utc())
+        with db.unit_of_work("admin") as env:
+            table = env.registry[MODEL].table
+        gc.collect()
+        start = time.perf_counter()
+        with db.engine.begin() as conn:
+            conn.execute(sa.insert(table), rows)
+        return time.perf_counter() - start, db
+
+    def _create_api(self, label, rows_in):
+        db = new_db(self.folder, label)
+        gc.collect()
+        start = time.perf_counter()
+        with db.unit_of_work("admin") as env:
+            env[MODEL].create(rows_in)
+        return time.perf_counter() - start, db
+
+    def bench_create(self):
+        n = self.n
+        probe = new_db(self.folder, "probe")
+        uid, _ = admin_values(probe)
+        probe.dispose()
+        rows_in = data.customers(n, uid)
+        self.rows_in = rows_in
+        reps = env_int("KEEL_BENCH_CREATE_REPS", 2)
+        core_t, api_t = [], []
+        for rep in range(reps):
+            order = (("core", self._create_core), ("api", self._create_api))
+            if rep % 2:
+                order = order[::-1]
+            for side, fn in order:
+                seconds, db = fn(f"create_{side}_{rep}", rows_in)
+                (core_t if side == "core" else api_t).append(seconds)
+                self.log(f"  create {side:4s} rep {rep}: {n / seconds:,.0f} rows/s")
+                if side == "core" and rep == 0:
+                    self.core_db = db
+                elif side == "api" and self.db is None:
+                    self.db = db
+                else:
+                    db.dispose()
+        core_rate, api_rate = n / min(core_t), n / min(api_t)
+        self.add("customer.create_batch", api_rate, "rows/s", core=core_rate,
+                 target={"ratio_min": 0.5}, note=f"N={n}, best of {reps}; ratio = Keel/Core "
+                                                  "(≥0.5 means at most 2× Core's time)")
+        self._check_same_rows()
+        self._memory(rows_in)
+
+    def _check_same_rows(self):
+        """Fairness: both sides stored the same rows (bar id and timestamps)."""
+        def fetch(db):
+            with db.unit_of_work("admin") as env:
+                table = env.registry[MODEL].table
+                cols = [c for c in table.c if c.name not in ("id", "created_at", "updated_at")]
+                return env.conn.execute(sa.select(*cols).order_by(table.c.id)).all()
+        a, b = fetch(self.core_db), fetch(self.db)
+        same = a == b
+        self.log(f"  fairness: Core and model API rows identical (bar id, timestamps): {same}")
+        if not same:
+            diff = next(((x, y) for x, y in zip(a, b) if x != y), (len(a), len(b)))
+            self.log(f"    first difference: {diff}")
+        self.core_db.dispose()
+
+    def _memory(self, rows_in):
+        n = min(self.n, env_int("KEEL_BENCH_MEMORY_ROWS", self.n))
+        peaks = {}
+        for side in ("core", "api"):
+            if side == "core":
+                db = new_db(self.folder, "mem_core")
+                uid, dept = admin_values(db)
+                rows = core_rows(db, rows_in[:n], uid, dept, now_utc())
+                with db.unit_of_work("admin") as env:
+                    table = env.registry[MODEL].table
+            else:
+                db = new_db(self.folder, "mem_api")
+                rows = rows_in[:n]
+            gc.collect()
+            tracemalloc.start()
+            if side == "core":
+                with db.engine.begin() as conn:
+                    conn.execute(sa.insert(table), rows)
+            else:
+                with db.unit_of_work("admin") as env:
+                    env[MODEL].create(rows)
+            peaks[side] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+            tracemalloc.stop()
+            db.dispose()
+        self.add("customer.create_batch.tracemalloc_peak", peaks["api"], "MiB", core=peaks["core"],
+                 note=f"allocated during create of {n} rows, input list excluded")
+        self.add("process.ru_maxrss_after_create", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                 "MiB", note="whole bench process peak RSS after the create figures")
+
+    # -- pages -----------------------------------------------------------
+    def _pages(self, name, params, domain_of, core_where, reps):
+        db = self.db
+        with db.unit_of_work("admin") as env:
+            table = env.registry[MODEL].table
+        cols = [table.c.id] + [table.c[f] for f in FIELDS]
+        core_s, sr_s, srd_s = [], [], []
+        engine = db.engine
+        for i in range(reps):
+            domain, offset = domain_of(params[i % len(params)])
+            # raw Core: its own connection and transaction, as a request
+            t0 = time.perf_counter()
+            with engine.begin() as conn:
+                stmt = sa.select(*cols).where(core_where(table, params[i % len(params)]))
+                stmt = stmt.order_by(table.c.name).limit(80)
+                if offset:
+                    stmt = stmt.offset(offset)
+                core_rows_ = conn.execute(stmt).all()
+            t1 = time.perf_counter()
+            with db.unit_of_work("admin") as env:
+                api_rows = env[MODEL].search(domain, order="name", limit=80, offset=offset).read(FIELDS)
+            t2 = time.perf_counter()
+            with db.unit_of_work("admin") as env:
+                sr_rows = env[MODEL].search_read(domain, FIELDS, order="name", limit=80, offset=offset)
+            t3 = time.perf_counter()
+            core_s.append(t1 - t0)
+            sr_s.append(t2 - t1)
+            srd_s.append(t3 - t2)
+            if i < len(params):  # same pages on every side
+                assert [r[0] for r in core_rows_] == [r["id"] for r in api_rows] == [r["id"] for r in sr_rows], name
+        core = median_ms(core_s)
+        self.add(f"{name}.search_then_read_ms", median_ms(sr_s), "ms", core=core,
+                 target={"ratio_max": 3.0, "max": 5.0},
+                 note=f"search(...).read(3 fields), median of {reps}")
+        self.add(f"{name}.search_read_ms", median_ms(srd_s), "ms", core=core,
+                 target={"ratio_max": 1.25},
+                 note=f"search_read(...), median of {reps}; ANCHORS target ≤1.25× Core")
+
+    def bench_pages(self):
+        reps = env_int("KEEL_BENCH_READ_REPS", 300)
+        offsets = [0, 80, 400, 800, 1200]
+        city_params = [(c, offsets[k % len(offsets)]) for k, c in enumerate(data.CITIES)]
+        self._pages("customer.page80_city_eq_offset", city_params,
+                    lambda p: ([["city", "=", p[0]]], p[1]),
+                    lambda t, p: t.c.city == p[0], reps)
+        prefixes = data.name_prefixes(self.rows_in)
+        self._pages("customer.page80_name_prefix", prefixes,
+                    lambda p: ([["name", "like", p]], 0),
+                    lambda t, p: t.c.name.like(p), reps)
+
+    # -- read_group --------------------------------------------------------
+    def bench_read_group(self):
+        reps = env_int("KEEL_BENCH_GROUP_REPS", 60)
+        db = self.db
+        with db.unit_of_work("admin") as env:
+            table = env.registry[MODEL].table
+        core_s, api_s = [], []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            with db.engine.begin() as conn:
+                core = conn.execute(sa.select(table.c.city, sa.func.count())
+                                    .group_by(table.c.city).order_by(table.c.city)).all()
+            t1 = time.perf_counter()
+            with db.unit_of_work("admin") as env:
+                groups = env[MODEL].read_group([], ["city"], ["id:count"])
+            t2 = time.perf_counter()
+            core_s.append(t1 - t0)
+            api_s.append(t2 - t1)
+        assert sorted((g["city"], g["id:count"]) for g in groups) == sorted(tuple(r) for r in core)
+        self.add("customer.read_group_city_ms", median_ms(api_s), "ms", core=median_ms(core_s),
+                 target={"ratio_max": 1.5}, note=f"GROUP BY city, {len(core)} groups, median of {reps}; "
+                                                   "ANCHORS target ≤1.25×")
+
+    # -- single-row updates ------------------------------------------------
+    def bench_updates(self):
+        count = env_int("KEEL_BENCH_UPDATES", 1000)
+        db = self.db
+        with db.unit_of_work("admin") as env:
+            meta = env.registry[MODEL]
+            table = meta.table
+            uid = env.uid
+            ids = env.conn.execute(sa.select(table.c.id).order_by(table.c.id).limit(count * 2)).scalars().all()
+        core_ids, api_ids = ids[0::2], ids[1::2]
+        core_s = api_s = 0.0
+        block = 50
+        for start in range(0, count, block):  # interleaved blocks: same disk, same moment
+            t0 = time.perf_counter()
+            for k, rid in enumerate(core_ids[start:start + block]):
+                with db.engine.begin() as conn:
+                    conn.execute(sa.update(table).where(table.c.id == rid).values(
+                        phone=f"021-{start + k:08d}", version=table.c.version + 1,
+                        updated_at=now_utc(), updated_by_id=uid))
+            t1 = time.perf_counter()
+            for k, rid in enumerate(api_ids[start:start + block]):
+                with db.unit_of_work("admin") as env:
+                    env[MODEL].browse(rid).write({"phone": f"021-{start + k:08d}"})
+            t2 = time.perf_counter()
+            core_s += t1 - t0
+            api_s += t2 - t1
+        done = len(core_ids)
+        self.add("customer.update_single_own_txn", len(api_ids) / api_s, "rows/s", core=done / core_s,
+                 target={"ratio_min": 0.9}, note=f"{done} updates each side, one transaction each")
+
+    # -- registry ------------------------------------------------------------
+    def bench_registry(self):
+        reps = env_int("KEEL_BENCH_REGISTRY_REPS", 15)
+        db = self.db
+        times = []
+        with db.transaction() as conn:
+            names = db.installed_addons(conn)
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                db.build_registry(conn, db.installed_addons(conn))
+                times.append(time.perf_counter() - t0)
+        self.add("registry.build_s", statistics.median(times), "s", target={"max": 0.5},
+                 note=f"addons {', '.join(names)}; median of {reps}")
+
+    def run(self):
+        steps = [("batch create", self.bench_create), ("pages of 80", self.bench_pages),
+                 ("read_group", self.bench_read_group), ("single-row updates", self.bench_updates),
+                 ("registry build", self.bench_registry)]
+        for label, step in steps:
+            t0 = time.perf_counter()
+            self.log(f"- {label} …")
+            step()
+            self.log(f"  ({time.perf_counter() - t0:.1f} s)")
+        if self.db is not None:
+            self.db.dispose()
+        return self.entries

@@ -1,0 +1,28 @@
+"""``python -m bench``: run every benchmark, print the table, merge
+``bench/results.json``."""
+import os
+import sys
+import tempfile
+import time
+
+from .customers import CustomerBench, env_int
+from .results import PATH, merge, table
+
+
+def main():
+    n = env_int("KEEL_BENCH_ROWS", 100_000)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="keel-bench-") as folder:
+        print(f"Keel bench: {n:,} crm.customer rows, SQLite, in {folder}", flush=True)
+        entries = CustomerBench(folder, n, log=lambda m: print(m, flush=True)).run()
+    merge(entries)
+    print()
+    print(table(entries))
+    print(f"\n{sum(1 for e in entries if e.get('pass'))} PASS, "
+          f"{sum(1 for e in entries if 'target' in e and not e.get('pass'))} MISS; "
+          f"written to {os.path.relpath(PATH)}; {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
