@@ -6,12 +6,17 @@ PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json")
 
 
 def entry(name, value, unit, core=None, target=None, better="lower", note=None):
-    """A figure. ``target``: ``{"ratio_max": …}``, ``{"ratio_min": …}``,
+    """A figure. ``ratio`` is Keel's cost in units of Core's (for a rate,
+    ``better="higher"``, Core's rate over Keel's). ``target``: ``{"ratio_max": …}``, ``{"ratio_min": …}``,
     ``{"max": …}``, ``{"min": …}`` (any combination)."""
     e = {"name": name, "value": round(value, 4), "unit": unit}
     if core is not None:
         e["core"] = round(core, 4)
-        e["ratio"] = round(value / core, 3) if core else None
+        # always "× Core's cost": time over time, or Core's rate over Keel's rate
+        if better == "higher":
+            e["ratio"] = round(core / value, 3) if value else None
+        else:
+            e["ratio"] = round(value / core, 3) if core else None
     if target:
         e["target"] = target
         e["pass"] = passes(e)

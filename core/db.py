@@ -27,6 +27,10 @@ META = sa.Table("core_meta", _meta_md,
                 sa.Column("value", sa.Text))
 
 
+#: Built once: every unit of work runs it (SQLAlchemy then reuses the compiled form).
+_META_VALUE = sa.select(META.c.value).where(META.c.key == sa.bindparam("key"))
+
+
 def make_engine(url):
     url = sa.make_url(url)
     if url.get_backend_name() == "sqlite":
@@ -95,7 +99,7 @@ class Database:
             if not sa.inspect(conn).has_table("core_meta"):  # not initialised
                 return default
             self._has_meta = True
-        value = conn.execute(sa.select(META.c.value).where(META.c.key == key)).scalar()
+        value = conn.execute(_META_VALUE, {"key": key}).scalar()
         return default if value is None else value
 
     @staticmethod
@@ -202,9 +206,13 @@ class Database:
 
     @staticmethod
     def resolve_user(conn, registry, user):
-        table = registry["core.user"].table
-        column = table.c.id if isinstance(user, int) else table.c.login
-        row = conn.execute(sa.select(table.c.id, table.c.active).where(column == user)).first()
+        by = "id" if isinstance(user, int) else "login"
+        stmt = registry.statements.get(("user_by", by))
+        if stmt is None:
+            table = registry["core.user"].table
+            stmt = registry.statements[("user_by", by)] = sa.select(table.c.id, table.c.active).where(
+                table.c[by] == sa.bindparam("user"))
+        row = conn.execute(stmt, {"user": user}).first()
         if row is None or not row.active:
             raise UserInputError(f"unknown or inactive user {user!r}")
         return row.id

@@ -45,6 +45,19 @@ class Installer:
     def installed(self):
         return [n for n, r in self._installed_rows().items() if r.state == "installed"]
 
+    def _loadable(self, names):
+        """Those of ``names`` whose code (and that of their dependencies) is
+        here: an installed addon whose code is gone must not block the rest
+        (``Database.installed_addons`` leaves it out with a warning too)."""
+        ok = []
+        for name in names:
+            try:
+                with_dependencies(self.db.available, [name])
+            except AddonError:
+                continue
+            ok.append(name)
+        return ok
+
     def _sync(self, registry):
         """The schema follows the registry; a refusal by the database (e.g. a
         unique index the existing rows violate) is a one-line error."""
@@ -103,7 +116,7 @@ class Installer:
         plan = [n for n in with_dependencies(available, list(names)) if n not in installed]
         if not plan:
             return []
-        registry = self.db.build_registry(self.conn, installed | set(plan))
+        registry = self.db.build_registry(self.conn, set(self._loadable(installed)) | set(plan))
         self._sync(registry)
         env = self._env(registry)
         demo = self.db.get_meta(self.conn, "demo") == "1"
@@ -125,7 +138,7 @@ class Installer:
     def upgrade(self, names=None):
         available = self.db.available
         rows = self._installed_rows()
-        installed = self.installed()
+        installed = self._loadable(self.installed())
         targets = list(names) if names else installed
         for name in targets:
             if name not in available:
@@ -176,14 +189,16 @@ class Installer:
                                      f"{'s' if len(users) > 1 else ''} {', '.join(users)} "
                                      f"depend{'s' if len(users) == 1 else ''} on it; uninstall "
                                      f"{'them' if len(users) > 1 else 'it'} first or together")
-        old = self.db.build_registry(self.conn, installed)
+        old = self.db.build_registry(self.conn, self._loadable(installed))
         env = self._env(old)
-        for name in reversed(dependency_order(available, set(names))):
+        loadable = self._loadable(names)
+        for name in reversed(dependency_order(available, set(loadable))
+                             + [n for n in names if n not in loadable]):
             for _hook, model, _key in OWNED:
                 self._unlink(env[model].search([["addon", "=", name]]))
             self.conn.execute(sa.text("UPDATE core_addon SET state = 'uninstalled' WHERE name = :n"),
                               {"n": name})
-        new = self.db.build_registry(self.conn, remaining)
+        new = self.db.build_registry(self.conn, self._loadable(remaining))
         new_env = self._env(new)
         for name in names:
             new.hooks.notify("keel_addon_uninstalled", env=new_env, addon=name)

@@ -32,6 +32,9 @@ def _one_line(exc):
 
 def _check_signature(addon, impl):
     """pluggy ≥ 1.7 semantics, made strict: no defaults, no keyword-only."""
+    if impl.hookwrapper or getattr(impl, "wrapper", False):
+        raise AddonError(f"addon {addon!r}: hook {impl.function.__name__} is a wrapper; the kernel "
+                         "calls hooks itself in addon order and does not run wrappers")
     params = inspect.signature(impl.function).parameters.values()
     bad = [p.name for p in params
            if p.default is not p.empty or p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD, p.VAR_POSITIONAL)]

@@ -104,6 +104,8 @@ class Registry:
         self.addon_names = [m.name for m in self.addons]
         self.hooks = hooks
         self.version = version
+        #: statements built once per registry and reused (see core.db)
+        self.statements = {}
         self.models = {}
         self.metadata = sa.MetaData()
         self._merge(available)

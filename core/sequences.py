@@ -53,6 +53,17 @@ def render(pattern, day, number):
     return TOKEN.sub(token, pattern)
 
 
+def render_many(pattern, day, numbers):
+    """``render`` for a run of numbers: the date tokens are expanded once."""
+    def token(match):
+        name = match.group(1)
+        if name.startswith("seq"):
+            return "{0:0%dd}" % int(match.group(2)) if match.group(2) else "{0}"
+        return render("{%s}" % name, day, 0)
+    template = TOKEN.sub(token, pattern)  # check_pattern allows no other braces
+    return [template.format(n) for n in numbers]
+
+
 def next_values(env, code, count=1):
     """``count`` consecutive values of sequence ``code`` for this transaction."""
     registry = env.registry
@@ -84,4 +95,4 @@ def next_values(env, code, count=1):
         except sa.exc.IntegrityError:
             after = conn.execute(take).scalar()
     first = after - count
-    return [render(pattern, day, n) for n in range(first, after)]
+    return render_many(pattern, day, range(first, after))

@@ -426,6 +426,14 @@ def test_keyword_only_parameter_fails_at_load_naming_the_addon():
     assert "'kw_only'" in str(err.value) and "records" in str(err.value)
 
 
+def test_wrapper_hook_fails_at_load_naming_the_addon():
+    def keel_after_write(env, model, records, values):
+        yield
+    with pytest.raises(AddonError) as err:
+        load(addon_module("wrapping", keel_after_write=hookimpl(wrapper=True)(keel_after_write)))
+    assert "'wrapping'" in str(err.value) and "wrapper" in str(err.value)
+
+
 def test_bad_hook_fails_the_install_and_leaves_the_database_alone(make_db, db_url):
     db = make_db(addons=[])
     bad = addon_module("bad_param", keel_after_create=hookimpl(lambda env, model, recs: None))

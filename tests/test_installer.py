@@ -397,3 +397,18 @@ def test_failing_init_leaves_nothing(db_url):
     assert not db.is_initialised()
     assert tables(db) == []
     db.dispose()
+
+
+def test_an_installed_addon_whose_code_is_gone_blocks_nothing(make_db, db_url):
+    ghost = addon_module("ghosty", depends=["crm_base"], keel_menus=hookimpl(
+        lambda: [{"key": "ghosty", "label": "Ghost"}]))
+    make_db(addons=["crm_base", "ghosty"], available=available_with(ghost))
+    db = Database(db_url)  # this process does not have ghosty's code
+    assert run(db, "install", ["sales"]) == ["sales"]
+    assert run(db, "upgrade") == []
+    with pytest.raises(UserInputError, match="unknown addon 'ghosty'"):
+        run(db, "upgrade", ["ghosty"])
+    assert run(db, "uninstall", ["ghosty"]) == ["ghosty"]
+    assert addon_rows(db)["ghosty"] == ("1.0.0", "uninstalled")
+    assert owned_rows(db, "ghosty")["core_menu"] == 0
+    db.dispose()

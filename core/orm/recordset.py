@@ -94,8 +94,10 @@ class Recordset:
         cache = self.env.cache
         missing = [i for i in ids if (self._meta.name, i) not in cache]
         for chunk in _chunks(missing):
-            for row in self.env.conn.execute(table.select().where(table.c.id.in_(chunk))).mappings():
-                cache[(self._meta.name, row["id"])] = dict(row)
+            result = self.env.conn.execute(table.select().where(_ids_clause(table, chunk)))
+            keys = list(result.keys())
+            for row in result:
+                cache[(self._meta.name, row[0])] = dict(zip(keys, row))
 
     def _invalidate(self, ids=None):
         cache = self.env.cache
@@ -148,6 +150,50 @@ class Recordset:
                 raise self._invalid(fname, value, str(exc), row) from None
         return out, relations
 
+    def _check_batch(self, rows_in, single):
+        """``_check`` for many dicts: the keys are checked once per distinct
+        set of keys, then only the values are converted."""
+        fields = self._meta.fields
+        plans = {}
+        rows, relations = [], []
+        for i, vals in enumerate(rows_in):
+            if not isinstance(vals, dict):
+                raise UserInputError(f"{self._meta.name}.create: row {i + 1} is not a dict of values")
+            keys = tuple(vals)
+            plan = plans.get(keys)
+            if plan is None:
+                plan = plans[keys] = self._plan(keys, None if single else i)
+            converters, rel_names = plan
+            out = {}
+            try:
+                for fname, convert in converters:
+                    out[fname] = convert(vals[fname])
+            except ValueError as exc:
+                raise self._invalid(fname, vals[fname], str(exc), None if single else i) from None
+            rows.append(out)
+            relations.append({f: (fields[f], vals[f]) for f in rel_names} if rel_names else {})
+        return rows, relations
+
+    def _plan(self, keys, row):
+        """Check a set of field names for create: ``([(name, convert)], [x2many names])``."""
+        fields = self._meta.fields
+        converters, rel_names = [], []
+        env = self.env
+        for fname in keys:
+            field = fields.get(fname)
+            if field is None:
+                raise ValidationError(
+                    f"{self._meta.name}: unknown field {fname!r}" + (f" (row {row + 1})" if row is not None else ""),
+                    {"model": self._meta.name, "field": fname, "fields": [fname], "reason": "unknown field"})
+            if fname in _FORBIDDEN_ON_WRITE or fname == "version":
+                if not (env.su and env.context.get("keep_audit") and fname not in ("id", "version")):
+                    raise self._invalid(fname, None, "is set by the kernel", row)
+            if field.column:
+                converters.append((fname, field.convert))
+            else:
+                rel_names.append(fname)
+        return converters, rel_names
+
     # -- create ----------------------------------------------------------
     def create(self, values):
         """Create one record (a dict) or many (a list of dicts) in one batch."""
@@ -156,14 +202,7 @@ class Recordset:
         if not rows_in:
             return self.browse(())
         meta, env = self._meta, self.env
-        rows, relations = [], []
-        check = self._check
-        for i, vals in enumerate(rows_in):
-            if not isinstance(vals, dict):
-                raise UserInputError(f"{meta.name}.create: row {i + 1} is not a dict of values")
-            converted, rel = check(vals, None if single else i)
-            rows.append(converted)
-            relations.append(rel)
+        rows, relations = self._check_batch(rows_in, single)
         self._apply_defaults(rows)
         self._apply_computed(rows)
         self._apply_sequences(rows)
@@ -172,16 +211,14 @@ class Recordset:
         keys = set()
         for row in rows:
             keys.update(row)
-        magic = {"version": 1, "created_at": env.now, "created_by_id": env.uid,
-                 "updated_at": env.now, "updated_by_id": env.uid}
-        keys.update(magic)
-        keys = sorted(keys)
-        params = [{k: row.get(k, magic.get(k)) for k in keys} for row in rows]
-        if env.su and env.context.get("keep_audit"):
-            for row, param in zip(rows, params):
-                for k in ("created_at", "created_by_id", "updated_at", "updated_by_id"):
-                    if row.get(k) is not None:
-                        param[k] = row[k]
+        # every row gets every column; what a row gives wins over the kernel's
+        # columns only where _check let it (keep_audit imports)
+        base = dict.fromkeys(keys)
+        base.update(version=1, created_at=env.now, created_by_id=env.uid,
+                    updated_at=env.now, updated_by_id=env.uid)
+        for i, row in enumerate(rows):  # in place: one copy of the batch at a time
+            rows[i] = {**base, **row}
+        params = rows
         table = meta.table
         # SQLite has no "sentinel" to order RETURNING rows, so SQLAlchemy would
         # send one INSERT per row; its rowids grow within the statement (the
@@ -191,7 +228,7 @@ class Recordset:
         try:
             ids = env.conn.execute(stmt, params).scalars().all()
         except sa.exc.IntegrityError as exc:
-            raise self._integrity(exc, rows) from None
+            raise self._integrity(exc, params) from None
         if sqlite:
             ids.sort()
         records = self.browse(ids)
@@ -202,28 +239,29 @@ class Recordset:
 
     def _apply_defaults(self, rows):
         meta, env = self._meta, self.env
-        defaults = dict(meta.defaults)
+        static = {k: v for k, v in meta.defaults.items() if not callable(v)}
+        dynamic = {k: v for k, v in meta.defaults.items() if callable(v)}
         fields = meta.fields
+        # CONTRACT: records with owner_id get the creating user, with
+        # department_id that user's department (once per batch)
         owner = fields.get("owner_id")
         if owner is not None and owner.type == "many2one" and owner.relation == "core.user" \
-                and "owner_id" not in defaults:
-            defaults["owner_id"] = env.uid
+                and "owner_id" not in meta.defaults:
+            static["owner_id"] = env.uid
         dept = fields.get("department_id")
         if dept is not None and dept.type == "many2one" and dept.relation == "core.department" \
-                and "department_id" not in defaults and meta.name != "core.user":
-            defaults["department_id"] = lambda env: env.user_values().get("department_id")
-        if not defaults:
-            return
-        static = {k: v for k, v in defaults.items() if not callable(v)}
-        dynamic = {k: v for k, v in defaults.items() if callable(v)}
-        for row in rows:
-            for k, v in static.items():
-                if k not in row:
-                    row[k] = v
-            for k, fn in dynamic.items():
+                and "department_id" not in meta.defaults and meta.name != "core.user" \
+                and any("department_id" not in row for row in rows):
+            static["department_id"] = env.user_values().get("department_id")
+        if static:
+            for i, row in enumerate(rows):
+                rows[i] = {**static, **row}
+        for k, fn in dynamic.items():
+            convert = fields[k].convert
+            for row in rows:
                 if k not in row:
                     try:
-                        row[k] = fields[k].convert(fn(env))
+                        row[k] = convert(fn(env))
                     except ValueError as exc:
                         raise self._invalid(k, None, f"default failed: {exc}") from None
 
@@ -419,7 +457,9 @@ class Recordset:
         table = query.root
         stmt = sa.select(*[table.c[n] for n in columns])
         stmt = self._paged(query, stmt, where, order, limit, offset)
-        rows = [dict(r) for r in self.env.conn.execute(stmt).mappings()]
+        result = self.env.conn.execute(stmt)
+        keys = list(result.keys())
+        rows = [dict(zip(keys, r)) for r in result]
         return self._finish_read(rows, names, x2many)
 
     def read(self, fields=None):
@@ -434,8 +474,10 @@ class Recordset:
         by_id = {}
         for chunk in _chunks(self.ids):
             stmt = sa.select(*[table.c[n] for n in columns]).where(table.c.id.in_(chunk))
-            for row in self.env.conn.execute(stmt).mappings():
-                by_id[row["id"]] = dict(row)
+            result = self.env.conn.execute(stmt)
+            keys = list(result.keys())
+            for row in result:
+                by_id[row[0]] = dict(zip(keys, row))
         missing = [i for i in self.ids if i not in by_id]
         if missing:
             raise NotFound(f"{self._meta.name} {missing[0]} does not exist")
@@ -506,7 +548,6 @@ class Recordset:
         _before(env, "keel_before_write", model=meta.name, records=self, values=converted)
         self._check_required([converted], [f for f in meta.required if f in converted])
         table = meta.table
-        stmt = sa.update(table).where(table.c.id.in_(self.ids))
         if expected is not None:
             try:
                 expected = int(expected)
@@ -518,11 +559,11 @@ class Recordset:
                     table.c.id.in_(self.ids), table.c.version != expected)).scalar()
                 if stale:
                     self._raise_write_mismatch(expected)
-            stmt = stmt.where(table.c.version == expected)
-        stmt = stmt.values(**converted, version=table.c.version + 1, updated_at=env.now,
-                           updated_by_id=env.uid)
+        stmt, params = self._update_statement(sorted(converted), expected is not None)
+        params.update({f"_v_{k}": v for k, v in converted.items()}, _now=env.now, _uid=env.uid,
+                      _version=expected)
         try:
-            count = env.conn.execute(stmt).rowcount
+            count = env.conn.execute(stmt, params).rowcount
         except sa.exc.IntegrityError as exc:
             raise self._integrity(exc, [converted]) from None
         if count != len(set(self.ids)):
@@ -538,6 +579,26 @@ class Recordset:
             self._write_relations([relations] * len(self.ids))
         _notify(env, "keel_after_write", model=meta.name, records=self, values=converted)
         return True
+
+    def _update_statement(self, columns, check_version):
+        """The UPDATE for these columns, built once per registry and reused:
+        ``(statement, params holding the ids)``."""
+        single = len(self.ids) == 1
+        key = ("update", self._meta.name, tuple(columns), check_version, single)
+        statements = self.env.registry.statements
+        stmt = statements.get(key)
+        if stmt is None:
+            table = self._meta.table
+            stmt = sa.update(table).where(
+                table.c.id == sa.bindparam("_id") if single
+                else table.c.id.in_(sa.bindparam("_ids", expanding=True)))
+            if check_version:
+                stmt = stmt.where(table.c.version == sa.bindparam("_version"))
+            stmt = statements[key] = stmt.values(
+                {**{c: sa.bindparam(f"_v_{c}") for c in columns},
+                 "version": table.c.version + 1, "updated_at": sa.bindparam("_now"),
+                 "updated_by_id": sa.bindparam("_uid")})
+        return stmt, ({"_id": self.ids[0]} if single else {"_ids": list(self.ids)})
 
     def _raise_write_mismatch(self, expected):
         table = self._meta.table
@@ -586,7 +647,7 @@ class Recordset:
         _before(env, "keel_before_unlink", model=meta.name, records=self)
         table = meta.table
         try:
-            count = env.conn.execute(sa.delete(table).where(table.c.id.in_(self.ids))).rowcount
+            count = env.conn.execute(sa.delete(table).where(_ids_clause(table, self.ids))).rowcount
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"{meta.name}: cannot delete {list(self.ids)}: other records still "
                            f"refer to them ({str(exc.orig).splitlines()[0]})") from None
@@ -616,6 +677,11 @@ def _notify(env, hook, **kwargs):
     hooks = env.registry.hooks
     if hooks.has(hook):
         hooks.notify(hook, env=env, **kwargs)
+
+
+def _ids_clause(table, ids):
+    """``id = x`` for one record (a plain cached statement), else ``id IN``."""
+    return table.c.id == ids[0] if len(ids) == 1 else table.c.id.in_(ids)
 
 
 def _chunks(ids, size=900):
