@@ -31,6 +31,14 @@ META = sa.Table("core_meta", _meta_md,
 _META_VALUE = sa.select(META.c.value).where(META.c.key == sa.bindparam("key"))
 
 
+_USERS = sa.table("core_user", sa.column("id"), sa.column("login"), sa.column("active"))
+_VERSION_AND_USER = {
+    by: sa.select(sa.select(META.c.value).where(META.c.key == "registry_version")
+                  .scalar_subquery().label("version"), _USERS.c.id, _USERS.c.active)
+    .where(_USERS.c[by] == sa.bindparam("user"))
+    for by in ("id", "login")}
+
+
 def make_engine(url):
     url = sa.make_url(url)
     if url.get_backend_name() == "sqlite":
@@ -200,8 +208,17 @@ class Database:
         together or not at all. ``user`` is a login, a user id or ``None``
         for the system context."""
         with self.transaction() as conn:
-            registry = self.registry(conn)
-            uid = SYSTEM_UID if user is None else self.resolve_user(conn, registry, user)
+            registry = uid = None
+            current = self._registry
+            if current is not None and user is not None and self._has_meta:
+                # the usual case in one round trip: registry version and user
+                by = "id" if isinstance(user, int) else "login"
+                row = conn.execute(_VERSION_AND_USER[by], {"user": user}).first()
+                if row is not None and row.active and int(row.version or 0) == current.version:
+                    registry, uid = current, row.id
+            if registry is None:
+                registry = self.registry(conn)
+                uid = SYSTEM_UID if user is None else self.resolve_user(conn, registry, user)
             yield Env(self, conn, registry, uid, su=su or user is None, context=context)
 
     @staticmethod

@@ -116,3 +116,17 @@ def test_browse_read_of_1000_with_owner_names_takes_at_most_3_queries(db, many_o
             rows = env["crm.customer"].browse(ids).read(FIELDS)
     check_rows(rows, ids, labels)
     assert counter.count <= 3, f"{counter.count} queries:\n" + "\n".join(counter.statements[:20])
+
+
+def test_the_record_cache_follows_writes_and_deletes(db):
+    with db.unit_of_work("admin") as env:
+        rep = env["core.user"].create({"login": "rep", "name": "Rep"})
+        env["crm.customer"].create([{"name": f"C{i}", "owner_id": rep.id} for i in range(5)])
+    with db.unit_of_work("admin") as env:
+        page = env["crm.customer"].search([], order="name", limit=5)
+        first = next(iter(page))
+        assert first.city is None and first.owner_id.id == rep.id  # the page is now cached
+        first.write({"city": "北京"})
+        assert first.city == "北京"
+        env["core.user"].browse(rep.id).unlink()  # owner_id is set null by the database
+        assert [bool(r.owner_id) for r in page] == [False] * 5

@@ -472,9 +472,9 @@ class Recordset:
         names, columns, x2many = self._read_plan(fields)
         table = self._meta.table
         by_id = {}
+        stmt = self._by_ids_statement("read", [table.c[n] for n in columns])
         for chunk in _chunks(self.ids):
-            stmt = sa.select(*[table.c[n] for n in columns]).where(table.c.id.in_(chunk))
-            result = self.env.conn.execute(stmt)
+            result = self.env.conn.execute(stmt, {"ids": chunk})
             keys = list(result.keys())
             for row in result:
                 by_id[row[0]] = dict(zip(keys, row))
@@ -521,11 +521,21 @@ class Recordset:
         rec = meta.rec_name
         table = meta.table
         names = {}
+        stmt = self._by_ids_statement("names", [table.c.id, table.c[rec]])
         for chunk in _chunks(self.ids):
-            for rid, label in self.env.conn.execute(
-                    sa.select(table.c.id, table.c[rec]).where(table.c.id.in_(chunk))):
+            for rid, label in self.env.conn.execute(stmt, {"ids": chunk}):
                 names[rid] = str(label) if label is not None else f"{meta.name},{rid}"
         return names
+
+    def _by_ids_statement(self, purpose, columns):
+        """``SELECT columns WHERE id IN :ids``, built once per registry."""
+        key = (purpose, self._meta.name, tuple(c.name for c in columns))
+        statements = self.env.registry.statements
+        stmt = statements.get(key)
+        if stmt is None:
+            stmt = statements[key] = sa.select(*columns).where(
+                self._meta.table.c.id.in_(sa.bindparam("ids", expanding=True)))
+        return stmt
 
     @property
     def display_name(self):
@@ -654,7 +664,8 @@ class Recordset:
         if count != len(set(self.ids)):
             missing = [i for i in self.ids if i not in set(self.exists().ids)]
             raise NotFound(f"{meta.name} {missing[0] if missing else ''} does not exist".strip())
-        self._invalidate()
+        # ondelete cascade / set null may have changed other cached records
+        self.env.cache.clear()
         _notify(env, "keel_after_unlink", model=meta.name, ids=list(self.ids))
         return True
 
