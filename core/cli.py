@@ -162,7 +162,10 @@ def addons_upgrade(obj, names):
     db = obj.initialised_db()
     obj.check_user()
     with db.transaction() as conn:
-        done = Installer(db, conn).upgrade(list(names) or None)
+        installer = Installer(db, conn)
+        done = installer.upgrade(list(names) or None)
+    for line in installer.messages:
+        click.echo(line)
     if done:
         for name, old, new in done:
             click.echo(f"upgraded {name}: {old} -> {new}")

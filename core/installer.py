@@ -145,6 +145,13 @@ class Installer:
                 raise UserInputError(f"unknown addon {name!r}")
             if name not in installed:
                 raise UserInputError(f"addon {name!r} is not installed; install it first")
+        # a new version may depend on an addon that is not installed yet
+        new_deps = [n for n in with_dependencies(available, installed) if n not in installed]
+        if new_deps:
+            self.install(new_deps)
+            self.messages.append(f"installed new dependencies: {', '.join(new_deps)}")
+            installed = self._loadable(self.installed())
+            rows = self._installed_rows()
         registry = self.db.build_registry(self.conn, installed)
         self._sync(registry)
         env = self._env(registry)
@@ -174,11 +181,15 @@ class Installer:
             # enforced that would cascade-delete every row referring to it
             raise UserInputError("uninstall --purge on SQLite needs a transaction without foreign "
                                  "key enforcement: Database.transaction(foreign_keys=False)")
+        rows = self._installed_rows()
+        # an addon uninstalled earlier (data kept) may still have its data purged
+        purge_only = [n for n in names if purge and n not in installed and n in rows
+                      and rows[n].state == "uninstalled"]
         for name in names:
             if name == BASE:
                 raise UserInputError("the kernel addon 'base' cannot be uninstalled")
-            if name not in installed:
-                known = name in available or name in self._installed_rows()
+            if name not in installed and name not in purge_only:
+                known = name in available or name in rows
                 raise UserInputError(f"addon {name!r} is not installed" if known
                                      else f"unknown addon {name!r}")
         remaining = [n for n in installed if n not in names]
@@ -189,7 +200,7 @@ class Installer:
                                      f"{'s' if len(users) > 1 else ''} {', '.join(users)} "
                                      f"depend{'s' if len(users) == 1 else ''} on it; uninstall "
                                      f"{'them' if len(users) > 1 else 'it'} first or together")
-        old = self.db.build_registry(self.conn, self._loadable(installed))
+        old = self.db.build_registry(self.conn, self._loadable(installed + purge_only))
         env = self._env(old)
         loadable = self._loadable(names)
         for name in reversed(dependency_order(available, set(loadable))
@@ -201,7 +212,8 @@ class Installer:
         new = self.db.build_registry(self.conn, self._loadable(remaining))
         new_env = self._env(new)
         for name in names:
-            new.hooks.notify("keel_addon_uninstalled", env=new_env, addon=name)
+            if name not in purge_only:
+                new.hooks.notify("keel_addon_uninstalled", env=new_env, addon=name)
         if purge:
             self._purge(env, old, names)
         self._finish(new)
@@ -274,12 +286,16 @@ class Installer:
                     from .sequences import check_pattern
                     seq.create({"code": item["code"], "name": item.get("label", item["code"]),
                                 "pattern": check_pattern(item["pattern"]), "addon": name})
-        datasets = [r for _a, r in hooks.gather("keel_data", only=name)]
-        if demo and first:
-            datasets += [r for _a, r in hooks.gather("keel_demo_data", only=name)]
-        for result in datasets:
+        for _a, result in hooks.gather("keel_data", only=name):
             for dataset in result or ():
                 self._sync_records(env, dataset["model"], dataset["key"], dataset["records"])
+        if demo and first:
+            # demo records look like users' records: created and owned by admin
+            admin = self.conn.execute(sa.text("SELECT id FROM core_user WHERE login = 'admin'")).scalar()
+            demo_env = Env(self.db, self.conn, env.registry, admin or SYSTEM_UID, su=True)
+            for _a, result in hooks.gather("keel_demo_data", only=name):
+                for dataset in result or ():
+                    self._sync_records(demo_env, dataset["model"], dataset["key"], dataset["records"])
 
     @staticmethod
     def _sync_records(env, model, key, records, owner=None):

@@ -64,6 +64,19 @@ def db(make_db):
     return make_db()
 
 
+@pytest.fixture(scope="module")
+def mdb(request, tmp_path_factory):
+    """One database for a whole test module (crm_base, sales and the model
+    API's test addons; on PostgreSQL a schema named after the module); tests
+    work in it through transactions rolled back at their end
+    (``tests.test_model_api.scratch_env``)."""
+    from tests.test_model_api import drop_module_database, module_database
+    schema = "t_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    db = module_database(tmp_path_factory, schema)
+    yield db
+    drop_module_database(db, schema)
+
+
 @pytest.fixture
 def env(db):
     """A unit of work as admin, committed at the end of the test."""

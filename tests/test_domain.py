@@ -4,16 +4,7 @@ import datetime as dt
 import pytest
 
 from core.errors import DomainError, UserInputError
-from tests.test_model_api import drop_module_database, module_database, scratch_env
-
-SCHEMA = "t_domain"
-
-
-@pytest.fixture(scope="module")
-def mdb(tmp_path_factory):
-    db = module_database(tmp_path_factory, SCHEMA)
-    yield db
-    drop_module_database(db, SCHEMA)
+from tests.test_model_api import scratch_env
 
 
 @pytest.fixture

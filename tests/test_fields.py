@@ -7,17 +7,9 @@ import pytest
 
 from core import fields as F
 from core.errors import ValidationError
-from tests.test_model_api import drop_module_database, module_database, scratch_env
+from tests.test_model_api import scratch_env
 
-SCHEMA = "t_fields"
 D = decimal.Decimal
-
-
-@pytest.fixture(scope="module")
-def mdb(tmp_path_factory):
-    db = module_database(tmp_path_factory, SCHEMA)
-    yield db
-    drop_module_database(db, SCHEMA)
 
 
 @pytest.fixture

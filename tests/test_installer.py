@@ -412,3 +412,37 @@ def test_an_installed_addon_whose_code_is_gone_blocks_nothing(make_db, db_url):
     assert addon_rows(db)["ghosty"] == ("1.0.0", "uninstalled")
     assert owned_rows(db, "ghosty")["core_menu"] == 0
     db.dispose()
+
+
+def test_upgrade_installs_a_dependency_the_new_version_added(make_db, db_url):
+    helper = addon_module("helper_dep", version="1.0.0", keel_menus=hookimpl(
+        lambda: [{"key": "helper_dep", "label": "Helper"}]))
+    db = make_db(addons=["gadgets"], available=available_with(full_addon(version="1.0.0"), helper))
+    newer = Database(db_url, available=available_with(full_addon(version="1.1.0", depends=["helper_dep"]),
+                                                      helper))
+    assert run(newer, "upgrade") == [("gadgets", "1.0.0", "1.1.0")]
+    assert addon_rows(newer)["helper_dep"] == ("1.0.0", "installed")
+    assert owned_rows(newer, "helper_dep")["core_menu"] == 1
+    newer.dispose()
+
+
+def test_purge_of_an_addon_uninstalled_earlier(db):
+    with db.unit_of_work() as env:
+        env["crm.customer"].create({"name": "A", "credit_limit": 10})
+    run(db, "uninstall", ["sales"])
+    assert "credit_limit" in columns(db, "crm_customer")
+    purge(db, ["sales"])
+    assert "credit_limit" not in columns(db, "crm_customer")
+    assert "sales" not in addon_rows(db)
+    with pytest.raises(UserInputError, match="not installed"):
+        run(db, "uninstall", ["sales"])
+
+
+def test_demo_data_belongs_to_admin(make_db):
+    db = make_db(demo=True)
+    with db.unit_of_work() as env:
+        customers = env["crm.customer"].search_read([], ["name", "owner_id", "created_by_id"])
+    assert len(customers) >= 5
+    assert {c["owner_id"]["name"] for c in customers} == {"Administrator"}
+    assert {c["created_by_id"]["name"] for c in customers} == {"Administrator"}
+    assert any(c["name"] == "上海明远机械有限公司" for c in customers)

@@ -174,15 +174,6 @@ def env_as(env, uid, now=None):
 
 # -- fixtures ------------------------------------------------------------------------
 
-SCHEMA = "t_model_api"
-
-
-@pytest.fixture(scope="module")
-def mdb(tmp_path_factory):
-    db = module_database(tmp_path_factory, SCHEMA)
-    yield db
-    drop_module_database(db, SCHEMA)
-
 
 @pytest.fixture(autouse=True)
 def _clean_hooks():

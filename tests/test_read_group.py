@@ -6,17 +6,9 @@ import pytest
 
 from core.errors import DomainError
 from tests.conftest import StatementCounter
-from tests.test_model_api import drop_module_database, module_database, scratch_env
+from tests.test_model_api import scratch_env
 
-SCHEMA = "t_read_group"
 D = decimal.Decimal
-
-
-@pytest.fixture(scope="module")
-def mdb(tmp_path_factory):
-    db = module_database(tmp_path_factory, SCHEMA)
-    yield db
-    drop_module_database(db, SCHEMA)
 
 
 @pytest.fixture

@@ -9,16 +9,7 @@ from core import sequences
 from core.errors import UserInputError, ValidationError
 from core.orm.env import Env
 from tests.conftest import PG_URL
-from tests.test_model_api import drop_module_database, module_database, scratch_env
-
-SCHEMA = "t_sequences"
-
-
-@pytest.fixture(scope="module")
-def mdb(tmp_path_factory):
-    db = module_database(tmp_path_factory, SCHEMA)
-    yield db
-    drop_module_database(db, SCHEMA)
+from tests.test_model_api import scratch_env
 
 
 @pytest.fixture
