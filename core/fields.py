@@ -23,7 +23,7 @@ class Field:
     column = True
 
     def __init__(self, label=None, *, required=False, default=None, unique=False, index=False,
-                 help="", readonly=False, sequence=None, compute=None, depends=()):
+                 help="", readonly=False, sequence=None, compute=None, depends=(), secret=False):
         self.name = None
         self.model = None
         self.addon = None
@@ -40,6 +40,9 @@ class Field:
         #: record's other fields (``depends``) on create and on write
         self.compute = compute
         self.depends = tuple(depends)
+        #: never read, searched or written through the model API but by the
+        #: system context (password hashes, token hashes)
+        self.secret = secret
         self.custom = False
 
     def __repr__(self):

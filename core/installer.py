@@ -16,12 +16,14 @@ from .db import META
 from .errors import AddonError, UserInputError
 from .orm.env import SYSTEM_UID, Env
 from .passwords import hash_password
+from .security.roles import load_addon_roles
 
 log = logging.getLogger(__name__)
 
 #: Data an addon ships through hooks, stored with the addon's name and
 #: removed when it is uninstalled: hook, model, key field.
-OWNED = (("keel_roles", "core.role", "code"), ("keel_menus", "core.menu", "key"),
+OWNED = (("keel_roles", "core.role", "code"), ("keel_roles", "core.permission", "model"),
+         ("keel_roles", "core.field_rule", "field"), ("keel_menus", "core.menu", "key"),
          ("keel_views", "core.view", "key"), ("keel_jobs", "core.job", "key"))
 
 _RENAME = {"core.role": {"label": "name"}}
@@ -268,7 +270,10 @@ class Installer:
     # -- data an addon ships ----------------------------------------------------
     def _load_data(self, env, name, demo, first=True):
         hooks = env.registry.hooks
+        load_addon_roles(env, name, [i for _a, r in hooks.gather("keel_roles", only=name) for i in r or ()])
         for hook, model, key in OWNED:
+            if hook == "keel_roles":
+                continue
             items = []
             for _addon, result in hooks.gather(hook, only=name):
                 items.extend(result or ())

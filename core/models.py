@@ -29,7 +29,7 @@ class Model:
     display name); ``order`` the default sort, e.g. ``"name, id desc"``."""
 
     def __init__(self, name, label=None, *, fields=None, order=None, rec_name=None,
-                 description="", unique_together=()):
+                 description="", unique_together=(), access_parent=None, readable_by_all=False):
         if not MODEL_NAME.match(name):
             raise AddonError(f"model name {name!r} must look like 'addon.entity' (lower case)")
         self.name = name
@@ -40,6 +40,11 @@ class Model:
         self.description = description
         #: tuples of field names unique as a combination
         self.unique_together = [tuple(u) for u in unique_together]
+        #: a many2one whose record's visibility this model's records follow
+        #: (a contact is visible exactly when its customer is)
+        self.access_parent = access_parent
+        #: every signed-in user may read it (users, departments, roles)
+        self.readable_by_all = readable_by_all
         for fname in self.fields:
             check_field_name(name, fname)
 

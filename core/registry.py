@@ -47,6 +47,8 @@ class ModelMeta:
         self.description = description
         self.unique_together = list(unique_together)
         self.fields = {}
+        self.access_parent = None
+        self.readable_by_all = False
         self.extended_by = []
         self.table = None
         self.link_tables = {}
@@ -144,6 +146,8 @@ class Registry:
                              f"{self.models[decl.name].addon!r} and {addon!r}")
         meta = ModelMeta(decl.name, decl.label, addon, decl.order, decl.rec_name, decl.description,
                          decl.unique_together)
+        meta.access_parent = decl.access_parent
+        meta.readable_by_all = decl.readable_by_all
         for fname, field in _magic_fields().items():
             meta.add_field(fname, field, "base")
         for fname, field in decl.fields.items():

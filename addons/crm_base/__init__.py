@@ -28,15 +28,26 @@ def keel_sequences():
     return [{"code": "crm.customer", "label": _("Customer code"), "pattern": "C{yyyy}{seq:05}"}]
 
 
+CRM_MODELS = ("crm.customer", "crm.contact")
+
+
+def _crm_role(code, label, description, ops, scope):
+    return {"code": code, "label": label, "description": description,
+            "permissions": {m: ops for m in CRM_MODELS},
+            "scopes": {m: scope for m in CRM_MODELS}}
+
+
 @hookimpl
 def keel_roles():
+    everyday = ["read", "create", "write", "export"]
     return [
-        {"code": "sales_rep", "label": _("Sales representative"),
-         "description": _("Own customers, contacts and follow-ups")},
-        {"code": "sales_manager", "label": _("Sales manager"),
-         "description": _("The customers of their department and the departments below")},
-        {"code": "sales_director", "label": _("Sales director"),
-         "description": _("Every customer")},
+        _crm_role("sales_rep", _("Sales representative"),
+                  _("Own customers, contacts and follow-ups"), everyday, "own"),
+        _crm_role("sales_manager", _("Sales manager"),
+                  _("The customers of their department and the departments below"),
+                  everyday + ["delete", "import", "approve"], "department_tree"),
+        _crm_role("sales_director", _("Sales director"), _("Every customer"),
+                  everyday + ["delete", "import", "approve"], "all"),
     ]
 
 

@@ -44,7 +44,7 @@ def models():
             "hobbies": F.Char(_("Hobbies")),
             "contact_ids": F.One2many("crm.contact", "customer_id", _("Contacts")),
         }),
-        Model("crm.contact", _("Contact"), order="name", fields={
+        Model("crm.contact", _("Contact"), order="name", access_parent="customer_id", fields={
             "customer_id": F.Many2one("crm.customer", _("Customer"), required=True, ondelete="cascade"),
             "name": F.Char(_("Name"), required=True, index=True),
             "title": F.Char(_("Title")),

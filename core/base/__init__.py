@@ -9,6 +9,8 @@ from core import fields as F
 from core.i18n import _
 from core.models import Model
 
+from .security_models import security_models
+
 manifest = {
     "name": "base",
     "label": "Kernel",
@@ -24,25 +26,30 @@ LANGS = [("zh_CN", "简体中文"), ("en", "English")]
 @hookimpl
 def keel_models():
     return [
-        Model("core.user", _("User"), order="login", rec_name="name", fields={
+        Model("core.user", _("User"), order="login", rec_name="name", readable_by_all=True, fields={
             "login": F.Char(_("Login"), required=True, unique=True),
             "name": F.Char(_("Name"), required=True, index=True),
-            "password_hash": F.Char(_("Password hash"), readonly=True),
+            "password_hash": F.Char(_("Password hash"), readonly=True, secret=True),
+            "failed_logins": F.Integer(_("Failed sign-ins in a row"), readonly=True, secret=True),
+            "locked_until": F.Datetime(_("Locked until"), readonly=True, secret=True),
             "active": F.Boolean(_("Active"), default=True),
             "lang": F.Selection(_("Language"), options=LANGS),
             "tz": F.Char(_("Time zone")),
             "department_id": F.Many2one("core.department", _("Department")),
             "roles": F.Many2many("core.role", _("Roles")),
         }),
-        Model("core.department", _("Department"), order="code", fields={
+        Model("core.department", _("Department"), order="code", readable_by_all=True, fields={
             "code": F.Char(_("Code"), required=True, unique=True),
             "name": F.Char(_("Name"), required=True),
             "parent_id": F.Many2one("core.department", _("Parent"), ondelete="restrict"),
             "manager_id": F.Many2one("core.user", _("Manager")),
         }),
-        Model("core.role", _("Role"), order="code", fields={
+        Model("core.role", _("Role"), order="code", readable_by_all=True, fields={
             "code": F.Char(_("Code"), required=True, unique=True),
             "name": F.Char(_("Name"), required=True),
+            "is_admin": F.Boolean(_("Administrator"), help=_("Every permission on every model")),
+            "permission_ids": F.One2many("core.permission", "role_id", _("Permissions")),
+            "field_rule_ids": F.One2many("core.field_rule", "role_id", _("Field rules")),
             "description": F.Text(_("Description")),
             "addon": F.Char(_("Addon"), readonly=True, index=True),
         }),
@@ -105,12 +112,12 @@ def keel_models():
                   "required": F.Boolean(_("Required")),
                   "indexed": F.Boolean(_("Indexed")),
               }),
-    ]
+    ] + security_models()
 
 
 @hookimpl
 def keel_roles():
-    return [{"code": "admin", "label": _("Administrator"),
+    return [{"code": "admin", "label": _("Administrator"), "is_admin": True,
              "description": _("Everything, in every installed addon")}]
 
 

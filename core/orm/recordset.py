@@ -8,6 +8,7 @@ import re
 import sqlalchemy as sa
 
 from .. import sequences
+from ..security import audit
 from ..errors import Conflict, NotFound, UserInputError, ValidationError
 from ..registry import MAGIC
 from . import read_group as _group
@@ -232,6 +233,7 @@ class Recordset:
         if sqlite:
             ids.sort()
         records = self.browse(ids)
+        audit.record_create(env, meta, ids, params)
         if any(relations):
             records._write_relations(relations)
         _notify(env, "keel_after_create", model=meta.name, records=records)
@@ -569,6 +571,7 @@ class Recordset:
                     table.c.id.in_(self.ids), table.c.version != expected)).scalar()
                 if stale:
                     self._raise_write_mismatch(expected)
+        old = self._old_values(audit.fields_to_read(meta, converted))
         stmt, params = self._update_statement(sorted(converted), expected is not None)
         params.update({f"_v_{k}": v for k, v in converted.items()}, _now=env.now, _uid=env.uid,
                       _version=expected)
@@ -584,11 +587,30 @@ class Recordset:
                              .values({n: sa.bindparam(f"_v_{n}") for n in names}),
                              [{"_id": rid, **{f"_v_{n}": vals[n] for n in names}}
                               for rid, vals in per_record.items()])
+        if per_record:
+            new = {rid: {**converted, **vals} for rid, vals in per_record.items()}
+        else:
+            new = {rid: converted for rid in set(self.ids)}
+        audit.record_write(env, meta, sorted(set(self.ids)), old, new)
         self._invalidate()
         if relations:
             self._write_relations([relations] * len(self.ids))
         _notify(env, "keel_after_write", model=meta.name, records=self, values=converted)
         return True
+
+    def _old_values(self, columns):
+        """``{id: {column: value}}`` before a write (for the audit log)."""
+        if not columns:
+            return {}
+        table = self._meta.table
+        stmt = self._by_ids_statement("old", [table.c.id] + [table.c[c] for c in sorted(columns)])
+        old = {}
+        for chunk in _chunks(set(self.ids)):
+            result = self.env.conn.execute(stmt, {"ids": chunk})
+            keys = list(result.keys())
+            for row in result:
+                old[row[0]] = dict(zip(keys[1:], row[1:]))
+        return old
 
     def _update_statement(self, columns, check_version):
         """The UPDATE for these columns, built once per registry and reused:
@@ -666,6 +688,7 @@ class Recordset:
             raise NotFound(f"{meta.name} {missing[0] if missing else ''} does not exist".strip())
         # ondelete cascade / set null may have changed other cached records
         self.env.cache.clear()
+        audit.record_unlink(env, meta, sorted(set(self.ids)))
         _notify(env, "keel_after_unlink", model=meta.name, ids=list(self.ids))
         return True
 
