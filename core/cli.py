@@ -259,6 +259,224 @@ def serve(obj, host, port):
     app.run(host=host or obj.config.host, port=port or obj.config.port, debug=False)
 
 
+# -- departments and users (CONTRACT.md §2) --------------------------------------------
+def _find(env, model, field, value, what):
+    """The id of the record of ``model`` whose ``field`` is ``value``, else exit 1 naming it."""
+    domain = [[field, "=", value]] + ([["login", "!=", "__system__"]] if model == "core.user" else [])
+    found = env[model].search(domain, limit=1)
+    if not found:
+        raise UserInputError(f"unknown {what} {value!r}")
+    return found.id
+
+
+def _department_values(env, name, parent, manager):
+    values = {}
+    if name is not None:
+        if not name.strip():
+            raise UserInputError("--name: must not be empty")
+        values["name"] = name
+    if parent is not None:  # "" clears
+        values["parent_id"] = _find(env, "core.department", "code", parent, "department") if parent else None
+    if manager is not None:  # "" clears
+        values["manager_id"] = _find(env, "core.user", "login", manager, "user") if manager else None
+    return values
+
+
+@cli.group()
+def department():
+    """The department tree: create, update, list."""
+
+
+@department.command("create")
+@click.argument("code")
+@click.option("--name", required=True, metavar="N", help="Name of the department.")
+@click.option("--parent", metavar="CODE", help="Code of the parent department.")
+@click.option("--manager", metavar="LOGIN", help="Login of the department's manager.")
+@click.pass_obj
+def department_create(obj, code, name, parent, manager):
+    """Create a department."""
+    db = obj.initialised_db()
+    with db.unit_of_work(obj.user) as env:
+        if not code.strip():
+            raise UserInputError("department code must not be empty")
+        if env["core.department"].search_count([["code", "=", code]]):
+            raise UserInputError(f"department {code!r} already exists")
+        values = _department_values(env, name, parent or None, manager or None)
+        env["core.department"].create({"code": code, **values})
+    click.echo(f"department {code} created")
+
+
+@department.command("update")
+@click.argument("code")
+@click.option("--name", metavar="N", help="New name.")
+@click.option("--parent", metavar="CODE", help="Code of the new parent department (\"\" for none).")
+@click.option("--manager", metavar="LOGIN", help="Login of the new manager (\"\" for none).")
+@click.pass_obj
+def department_update(obj, code, name, parent, manager):
+    """Change a department's name, parent or manager."""
+    db = obj.initialised_db()
+    with db.unit_of_work(obj.user) as env:
+        dept_id = _find(env, "core.department", "code", code, "department")
+        values = _department_values(env, name, parent, manager)
+        if values.get("parent_id"):  # no cycles: the new parent must not lie below
+            depts = env["core.department"]
+            seen, current = set(), values["parent_id"]
+            while current and current not in seen:
+                if current == dept_id:
+                    raise UserInputError(f"department {parent!r} is {code!r} or lies below it; "
+                                         "a department cannot be its own ancestor")
+                seen.add(current)
+                current = depts.browse(current).parent_id.ids[:1]
+                current = current[0] if current else None
+        if not values:
+            raise UserInputError("nothing to change: give --name, --parent or --manager")
+        env["core.department"].browse(dept_id).write(values)
+    click.echo(f"department {code} updated")
+
+
+@department.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def department_list(obj, as_json):
+    """Every department: code, name, parent, manager."""
+    db = obj.initialised_db()
+    with db.unit_of_work(obj.user) as env:
+        rows = env["core.department"].search_read([], ["code", "name", "parent_id", "manager_id"])
+        codes = {r["id"]: r["code"] for r in rows}
+        logins = dict((r["id"], r["login"]) for r in env["core.user"].search_read(
+            [["id", "in", sorted({r["manager_id"]["id"] for r in rows if r["manager_id"]})]], ["login"]))
+    out = [{"code": r["code"], "name": r["name"],
+            "parent": codes.get(r["parent_id"]["id"]) if r["parent_id"] else None,
+            "manager": logins.get(r["manager_id"]["id"]) if r["manager_id"] else None} for r in rows]
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    for r in out:
+        click.echo(f"{r['code']:<12}  {r['name']:<24}  parent: {r['parent'] or '-':<12}  "
+                   f"manager: {r['manager'] or '-'}")
+
+
+@cli.group()
+def user():
+    """Users: create, list, API tokens."""
+
+
+@user.command("create")
+@click.argument("login")
+@click.option("--password", required=True, metavar="PW", help="Initial password (at least 8 characters).")
+@click.option("--name", metavar="N", help="Display name (default: the login).")
+@click.option("--role", "roles", multiple=True, metavar="CODE", help="A role to hold (repeatable).")
+@click.option("--department", metavar="CODE", help="Code of the user's department.")
+@click.option("--lang", type=click.Choice(["zh_CN", "en"]), help="Language (default: the browser's).")
+@click.option("--tz", metavar="ZONE", help="Time zone, e.g. Asia/Shanghai.")
+@click.pass_obj
+def user_create(obj, login, password, name, roles, department, lang, tz):
+    """Create a user."""
+    from .security.auth import check_password_policy, set_password
+    db = obj.initialised_db()
+    if not login.strip() or login != login.strip():
+        raise UserInputError(f"login {login!r}: no empty login, no leading or trailing spaces")
+    check_password_policy(password, login)
+    with db.unit_of_work(obj.user) as env:
+        if env["core.user"].search_count([["login", "=", login]]):
+            raise UserInputError(f"user {login!r} already exists")
+        role_ids = [_find(env, "core.role", "code", code, "role") for code in dict.fromkeys(roles)]
+        values = {"login": login, "name": name or login, "roles": role_ids}
+        if department:
+            values["department_id"] = _find(env, "core.department", "code", department, "department")
+        if lang:
+            values["lang"] = lang
+        if tz:
+            values["tz"] = tz
+        uid = env["core.user"].create(values).id
+        set_password(env, uid, password)
+    click.echo(f"user {login} created")
+
+
+def _manager_of(user_id, department_id, managers, parents):
+    """The manager of a user: its department's manager, or when the user
+    manages that department itself, the nearest manager above."""
+    seen = set()
+    while department_id and department_id not in seen:
+        seen.add(department_id)
+        manager = managers.get(department_id)
+        if manager and manager != user_id:
+            return manager
+        department_id = parents.get(department_id)
+    return None
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def user_list(obj, as_json):
+    """Every user: login, name, active, lang, department, roles, manager."""
+    db = obj.initialised_db()
+    with db.unit_of_work(obj.user) as env:
+        users = env["core.user"].search_read([["login", "!=", "__system__"]],
+                                              ["login", "name", "active", "lang", "department_id", "roles"])
+        depts = env["core.department"].search_read([], ["code", "parent_id", "manager_id"])
+        roles = {r["id"]: r["code"] for r in env["core.role"].search_read([], ["code"])}
+    logins = {u["id"]: u["login"] for u in users}
+    codes = {d["id"]: d["code"] for d in depts}
+    parents = {d["id"]: d["parent_id"]["id"] for d in depts if d["parent_id"]}
+    managers = {d["id"]: d["manager_id"]["id"] for d in depts if d["manager_id"]}
+    out = []
+    for u in users:
+        dept = u["department_id"]["id"] if u["department_id"] else None
+        manager = _manager_of(u["id"], dept, managers, parents)
+        out.append({"login": u["login"], "name": u["name"], "active": bool(u["active"]),
+                    "lang": u["lang"], "department": codes.get(dept),
+                    "roles": sorted(roles[r] for r in u["roles"] if r in roles),
+                    "manager": logins.get(manager)})
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    for r in out:
+        click.echo(f"{r['login']:<16}  {r['name']:<24}  {'active' if r['active'] else 'inactive':<8}  "
+                   f"{r['lang'] or '-':<5}  {r['department'] or '-':<12}  {','.join(r['roles']) or '-':<20}  "
+                   f"manager: {r['manager'] or '-'}")
+
+
+@user.command("token")
+@click.argument("login")
+@click.option("--label", metavar="TEXT", help="What the token is for.")
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
+              help="Days until the token expires.")
+@click.option("--list", "list_", is_flag=True, help="List the user's tokens instead (never the tokens themselves).")
+@click.option("--revoke", type=int, metavar="ID", help="Revoke the user's token ID instead.")
+@click.option("--json", "as_json", is_flag=True, help="With --list: print a JSON array.")
+@click.pass_obj
+def user_token(obj, login, label, days, list_, revoke, as_json):
+    """Print a new API token for LOGIN (shown once), or list or revoke its tokens."""
+    from .security.auth import issue_token, list_tokens, revoke_token
+    if list_ and revoke is not None:
+        raise click.UsageError("--list and --revoke exclude each other")
+    db = obj.initialised_db()
+    with db.unit_of_work(obj.user) as env:
+        uid = _find(env, "core.user", "login", login, "user")
+        if list_:
+            rows = list_tokens(env, uid)
+        elif revoke is not None:
+            revoke_token(env, revoke, uid)
+        else:
+            token = issue_token(env, uid, label=label, days=days)
+    if list_:
+        rows = [{"id": r["id"], "label": r["label"], "state": r["state"],
+                 **{k: r[k].isoformat(sep=" ") if r[k] else None
+                    for k in ("created_at", "expires_at", "last_used_at", "revoked_at")}} for r in rows]
+        if as_json:
+            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        for r in rows:
+            click.echo(f"{r['id']:>5}  {r['state']:<8}  expires {r['expires_at'] or 'never':<19}  "
+                       f"last used {r['last_used_at'] or 'never':<19}  {r['label'] or ''}")
+    elif revoke is not None:
+        click.echo(f"token {revoke} of {login} revoked")
+    else:
+        click.echo(token)
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -219,7 +219,9 @@ class Database:
             if registry is None:
                 registry = self.registry(conn)
                 uid = SYSTEM_UID if user is None else self.resolve_user(conn, registry, user)
-            yield Env(self, conn, registry, uid, su=su or user is None, context=context)
+            env = Env(self, conn, registry, uid, su=su or user is None, context=context)
+            env.access  # the user's rules, loaded once as the unit of work starts
+            yield env
 
     @staticmethod
     def resolve_user(conn, registry, user):

@@ -234,7 +234,8 @@ def test_static_and_callable_defaults(env):
 
 def test_owner_and_department_default_to_the_creating_user(env):
     dept = env["core.department"].create({"code": "D1", "name": "华东销售部"})
-    user = make_user(env, "zhang", dept.id)
+    admin_role = env["core.role"].search([["code", "=", "admin"]])
+    user = make_user(env, "zhang", dept.id, roles=admin_role.ids)
     as_user = env_as(env, user.id)
     rec = as_user["crm.customer"].create({"name": "默认"})
     assert rec.owner_id.id == user.id
@@ -596,7 +597,7 @@ def test_readonly_fields_are_refused_on_write_but_not_for_the_system(env):
 
 def test_write_maintains_updated_at_and_by(env):
     rec = env["crm.customer"].create({"name": "a"})
-    other = make_user(env, "li")
+    other = make_user(env, "li", roles=env["core.role"].search([["code", "=", "sales_director"]]).ids)
     later = env.now + dt.timedelta(hours=2)
     env_as(env, other.id, now=later)["crm.customer"].browse(rec.id).write({"name": "b"})
     row = rec.read(["created_at", "created_by_id", "updated_at", "updated_by_id"])[0]

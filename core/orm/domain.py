@@ -18,9 +18,11 @@ TEXT_TYPES = ("char", "text", "selection")
 class Query:
     """A model's FROM clause with the joins that dotted paths need."""
 
-    def __init__(self, registry, meta):
+    def __init__(self, registry, meta, access=None):
         self.registry = registry
         self.meta = meta
+        #: the caller's ``Access``: fields it hides do not exist for it
+        self.access = access
         self.root = meta.table
         self.from_ = meta.table
         self._aliases = {(): meta.table}
@@ -33,6 +35,8 @@ class Query:
         meta, table = self.meta, self.root
         for depth, part in enumerate(parts):
             field = meta.fields.get(part)
+            if field is not None and self.access is not None and part in self.access.hidden(meta):
+                field = None
             if field is None:
                 raise DomainError(f"{purpose}: {meta.name} has no field {part!r}"
                                   + (f" (in {path!r})" if len(parts) > 1 else ""))

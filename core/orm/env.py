@@ -24,6 +24,16 @@ class Env:
         self.now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
         self.cache = {}
         self._user_values = None
+        self._access = None
+
+    @property
+    def access(self):
+        """This user's access rules (``core.security.access.Access``), loaded
+        once per unit of work."""
+        if self._access is None:
+            from ..security.access import Access
+            self._access = Access(self)
+        return self._access
 
     def __getitem__(self, model_name):
         from .recordset import Recordset
@@ -61,6 +71,7 @@ class Env:
         other = Env(self.db, self.conn, self.registry, self.uid, self.su,
                     {**self.context, **values}, self.now)
         other.cache = self.cache
+        other._access = self._access
         return other
 
     def with_registry(self, registry):

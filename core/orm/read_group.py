@@ -42,8 +42,12 @@ def _date_bucket(conn, col, unit):
 
 def read_group(records, domain, groupby, aggregates, order, limit, offset):
     env, meta = records.env, records._meta
-    query = Query(env.registry, meta)
+    env.access.check(meta, "read")
+    query = Query(env.registry, meta, env.access)
     where = compile_domain(query, domain)
+    scope = env.access.predicate(meta, query.root)
+    if scope is not None:
+        where = scope if where is None else sa.and_(where, scope)
     groupby = _split(groupby, "groupby")
     aggregates = _split(aggregates or ["id:count"], "aggregates")
     keys, group_cols, m2o = [], [], []

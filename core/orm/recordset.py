@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from .. import sequences
 from ..security import audit
-from ..errors import Conflict, NotFound, UserInputError, ValidationError
+from ..errors import AccessDenied, Conflict, NotFound, UserInputError, ValidationError
 from ..registry import MAGIC
 from . import read_group as _group
 from .domain import Query, compile_domain, compile_order
@@ -75,6 +75,9 @@ class Recordset:
     def _field_value(self, field):
         rid = self.ensure_one().ids[0]
         env = self.env
+        if field.name in env.access.hidden(self._meta):
+            raise AccessDenied(f"{self._meta.name}.{field.name} is hidden from you",
+                               {"model": self._meta.name, "field": field.name})
         if field.column:
             key = (self._meta.name, rid)
             row = env.cache.get(key)
@@ -94,8 +97,10 @@ class Recordset:
         table = self._meta.table
         cache = self.env.cache
         missing = [i for i in ids if (self._meta.name, i) not in cache]
+        scope = self.env.access.predicate(self._meta, table) if missing else None
         for chunk in _chunks(missing):
-            result = self.env.conn.execute(table.select().where(_ids_clause(table, chunk)))
+            stmt = table.select().where(_ids_clause(table, chunk))
+            result = self.env.conn.execute(stmt if scope is None else stmt.where(scope))
             keys = list(result.keys())
             for row in result:
                 cache[(self._meta.name, row[0])] = dict(zip(keys, row))
@@ -151,6 +156,22 @@ class Recordset:
                 raise self._invalid(fname, value, str(exc), row) from None
         return out, relations
 
+    def _guard(self, op, values=None):
+        """403 unless the caller may ``op`` this model (and write these fields)."""
+        if self._meta.name == "core.audit":
+            raise AccessDenied("the audit log cannot be changed", {"model": "core.audit"})
+        access = self.env.access
+        access.check(self._meta, op)
+        if values:
+            self._guard_fields(values)
+
+    def _guard_fields(self, names):
+        readonly = self.env.access.readonly(self._meta)
+        refused = sorted(n for n in names if n in readonly and n != "version")
+        if refused:
+            raise AccessDenied(f"{self._meta.name}.{refused[0]} is read-only for you",
+                               {"model": self._meta.name, "field": refused[0], "fields": refused})
+
     def _check_batch(self, rows_in, single):
         """``_check`` for many dicts: the keys are checked once per distinct
         set of keys, then only the values are converted."""
@@ -180,6 +201,7 @@ class Recordset:
         fields = self._meta.fields
         converters, rel_names = [], []
         env = self.env
+        self._guard_fields(keys)
         for fname in keys:
             field = fields.get(fname)
             if field is None:
@@ -203,6 +225,7 @@ class Recordset:
         if not rows_in:
             return self.browse(())
         meta, env = self._meta, self.env
+        self._guard("create")
         rows, relations = self._check_batch(rows_in, single)
         self._apply_defaults(rows)
         self._apply_computed(rows)
@@ -400,28 +423,62 @@ class Recordset:
     def _x2many_ids(self, field, ids):
         result = {i: [] for i in ids}
         conn = self.env.conn
+        target = self.env.registry[field.relation]
+        # linked records the caller may not see are left out
+        scope = self.env.access.predicate(target, target.table)
         if field.type == "many2many":
             link = self._meta.link_tables[field.name]
             for chunk in _chunks(ids):
-                for src, tgt in conn.execute(sa.select(link.c.source_id, link.c.target_id)
-                                             .where(link.c.source_id.in_(chunk))
-                                             .order_by(link.c.source_id, link.c.target_id)):
+                stmt = (sa.select(link.c.source_id, link.c.target_id).where(link.c.source_id.in_(chunk))
+                        .order_by(link.c.source_id, link.c.target_id))
+                if scope is not None:
+                    stmt = stmt.where(link.c.target_id.in_(sa.select(target.table.c.id).where(scope)))
+                for src, tgt in conn.execute(stmt):
                     result[src].append(tgt)
         else:
-            target = self.env.registry[field.relation]
             inv = target.table.c[field.inverse]
             order = compile_order(Query(self.env.registry, target), None, target.order)
             for chunk in _chunks(ids):
-                for tid, src in conn.execute(sa.select(target.table.c.id, inv)
-                                             .where(inv.in_(chunk)).order_by(*order)):
+                stmt = sa.select(target.table.c.id, inv).where(inv.in_(chunk)).order_by(*order)
+                for tid, src in conn.execute(stmt if scope is None else stmt.where(scope)):
                     result[src].append(tid)
         return result
 
     # -- search ----------------------------------------------------------
     def _select(self, columns, domain):
-        query = Query(self.env.registry, self._meta)
+        """The FROM and WHERE of a search: the domain AND the caller's access rule."""
+        access = self.env.access
+        access.check(self._meta, "read")
+        query = Query(self.env.registry, self._meta, access)
         where = compile_domain(query, domain)
+        scope = access.predicate(self._meta, query.root)
+        if scope is not None:
+            where = scope if where is None else sa.and_(where, scope)
         return query, where
+
+    def _visible(self, ids, mode="read"):
+        """The ids among ``ids`` the caller may see (or change): one query,
+        none at all when nothing restricts the caller."""
+        table = self._meta.table
+        scope = self.env.access.predicate(self._meta, table, mode)
+        if scope is None:
+            return set(ids)
+        found = set()
+        for chunk in _chunks(set(ids)):
+            found.update(self.env.conn.execute(
+                sa.select(table.c.id).where(table.c.id.in_(chunk), scope)).scalars())
+        return found
+
+    def _check_visible(self, mode):
+        """``NotFound`` unless every record exists and the caller may see it
+        (``read``) or change it (``write``) — a record outside the rules is
+        answered exactly as a missing one."""
+        visible = self._visible(self.ids, mode) if not self.env.access.unrestricted else None
+        if visible is not None:
+            hidden = [i for i in self.ids if i not in visible]
+            if hidden:
+                raise NotFound(f"{self._meta.name} {hidden[0]} does not exist",
+                               {"model": self._meta.name, "id": hidden[0]})
 
     def search(self, domain=None, order=None, limit=None, offset=0):
         query, where = self._select(None, domain)
@@ -471,6 +528,7 @@ class Recordset:
         all records), a many2many or one2many as a list of ids."""
         if not self.ids:
             return []
+        self.env.access.check(self._meta, "read")
         names, columns, x2many = self._read_plan(fields)
         table = self._meta.table
         by_id = {}
@@ -487,14 +545,15 @@ class Recordset:
 
     def _read_plan(self, fields):
         meta = self._meta
+        hidden = self.env.access.hidden(meta)
         if fields is None:
-            names = list(meta.fields)
+            names = [n for n in meta.fields if n not in hidden]
         else:
             if isinstance(fields, str):
                 fields = [f.strip() for f in fields.split(",") if f.strip()]
             names = list(dict.fromkeys(["id", *fields]))
             for n in names:
-                if n not in meta.fields:
+                if n not in meta.fields or n in hidden:
                     raise UserInputError(f"{meta.name} has no field {n!r}")
         columns = [n for n in names if meta.fields[n].column]
         x2many = [meta.fields[n] for n in names if not meta.fields[n].column]
@@ -529,14 +588,20 @@ class Recordset:
                 names[rid] = str(label) if label is not None else f"{meta.name},{rid}"
         return names
 
-    def _by_ids_statement(self, purpose, columns):
-        """``SELECT columns WHERE id IN :ids``, built once per registry."""
+    def _by_ids_statement(self, purpose, columns, scoped=True):
+        """``SELECT columns WHERE id IN :ids`` and, when ``scoped``, the
+        caller's read rule; built once per registry (or per unit of work
+        for a restricted caller)."""
         key = (purpose, self._meta.name, tuple(c.name for c in columns))
-        statements = self.env.registry.statements
+        table = self._meta.table
+        scope = self.env.access.predicate(self._meta, table) if scoped else None
+        statements = self.env.registry.statements if scope is None else self.env.access._cache
         stmt = statements.get(key)
         if stmt is None:
-            stmt = statements[key] = sa.select(*columns).where(
-                self._meta.table.c.id.in_(sa.bindparam("ids", expanding=True)))
+            stmt = sa.select(*columns).where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+            if scope is not None:
+                stmt = stmt.where(scope)
+            statements[key] = stmt
         return stmt
 
     @property
@@ -553,6 +618,8 @@ class Recordset:
         if not self.ids:
             return True
         meta, env = self._meta, self.env
+        self._guard("write", values)
+        self._check_visible("write")
         values = dict(values)
         expected = values.pop("version", None)
         converted, relations = self._check(values, on_write=True)
@@ -603,7 +670,8 @@ class Recordset:
         if not columns:
             return {}
         table = self._meta.table
-        stmt = self._by_ids_statement("old", [table.c.id] + [table.c[c] for c in sorted(columns)])
+        stmt = self._by_ids_statement("old", [table.c.id] + [table.c[c] for c in sorted(columns)],
+                                      scoped=False)
         old = {}
         for chunk in _chunks(set(self.ids)):
             result = self.env.conn.execute(stmt, {"ids": chunk})
@@ -676,6 +744,8 @@ class Recordset:
         if not self.ids:
             return True
         meta, env = self._meta, self.env
+        self._guard("delete")
+        self._check_visible("write")
         _before(env, "keel_before_unlink", model=meta.name, records=self)
         table = meta.table
         try:

@@ -1,0 +1,197 @@
+"""Access rules of one user in one unit of work, compiled to SQL.
+
+Loaded once per unit of work (three small queries): the permissions of the
+user's roles, the field rules, the department tree. The model API asks:
+
+* ``check(meta, op)`` — may the user ``op`` (read, create, write, delete,
+  export, import, approve) records of this model at all? (403 otherwise)
+* ``predicate(meta, table, mode)`` — the SQL condition a row must meet to be
+  visible (``mode="read"``) or changeable (``"write"``): the union of the
+  user's role scopes (own, department, department tree, all, each with its
+  optional extra domain), records shared with the user or their department,
+  and, for models that follow a parent (``access_parent``), the parent's
+  condition. ``None`` means no restriction (system context, administrators).
+* ``hidden(meta)`` / ``readonly(meta)`` — field names the user may not see
+  or change.
+
+Nothing is filtered in Python: the condition goes into the WHERE clause of
+every search, count, group and by-id read.
+"""
+import sqlalchemy as sa
+
+from ..errors import AccessDenied
+
+OPS = ("read", "create", "write", "delete", "export", "import", "approve")
+
+
+class Access:
+    def __init__(self, env):
+        self.env = env
+        self.superuser = env.su
+        self.admin = False
+        self.perms = {}          # model -> list of permission dicts
+        self._rules = {}         # model -> list of (role_id, {field: mode}) of roles with permissions
+        self._tree = None
+        self._cache = {}
+        self._field_modes = {}   # (model, role_id) -> {field: mode}
+        self.role_ids = []
+        if self.superuser:
+            return
+        conn, registry = env.conn, env.registry
+        link = registry["core.user"].link_tables["roles"]
+        roles = registry["core.role"].table
+        perm = registry["core.permission"].table
+        held = conn.execute(sa.select(roles.c.id, roles.c.is_admin)
+                            .join(link, link.c.target_id == roles.c.id)
+                            .where(link.c.source_id == env.uid)).all()
+        self.role_ids = [r.id for r in held]
+        self.admin = any(r.is_admin for r in held)
+        if self.admin or not self.role_ids:
+            return
+        for row in conn.execute(sa.select(perm).where(perm.c.role_id.in_(self.role_ids))).mappings():
+            self.perms.setdefault(row["model"], []).append(dict(row))
+        rules = registry["core.field_rule"].table
+        by_role = {}
+        for row in conn.execute(sa.select(rules.c.role_id, rules.c.model, rules.c.field, rules.c.mode)
+                                .where(rules.c.role_id.in_(self.role_ids))):
+            by_role.setdefault((row.model, row.role_id), {})[row.field] = row.mode
+        self._field_modes = by_role
+
+    @property
+    def unrestricted(self):
+        return self.superuser or self.admin
+
+    # -- operations --------------------------------------------------------
+    def allowed(self, model, op):
+        if self.unrestricted:
+            return True
+        meta = self.env.registry.models.get(model)
+        if op == "read" and meta is not None and meta.readable_by_all:
+            return True
+        if meta is not None and meta.access_parent and op != "read" and not self.perms.get(model):
+            return False
+        return any(p[f"perm_{op}"] for p in self.perms.get(model, ()))
+
+    def check(self, meta, op):
+        if not self.allowed(meta.name, op):
+            raise AccessDenied(f"you may not {op} {meta.name} records",
+                               {"model": meta.name, "operation": op})
+
+    # -- fields ------------------------------------------------------------
+    def _modes(self, meta, op):
+        """Per role granting ``op``: the fields it hides or makes read-only."""
+        return [self._field_modes.get((meta.name, p["role_id"]), {})
+                for p in self.perms.get(meta.name, ()) if p[f"perm_{op}"]]
+
+    def hidden(self, meta):
+        """Fields absent for this user: secret fields, and fields every role
+        that reads the model hides."""
+        key = ("hidden", meta.name)
+        if key not in self._cache:
+            hidden = {f.name for f in meta.fields.values() if f.secret} if not self.superuser else set()
+            if not self.unrestricted:
+                modes = self._modes(meta, "read")
+                if modes:
+                    hidden |= set.intersection(*[{f for f, m in rule.items() if m == "hidden"}
+                                                 for rule in modes])
+            self._cache[key] = frozenset(hidden)
+        return self._cache[key]
+
+    def readonly(self, meta):
+        """Fields this user may not write: hidden ones, and those every role
+        that writes the model makes read-only."""
+        key = ("readonly", meta.name)
+        if key not in self._cache:
+            readonly = set(self.hidden(meta))
+            if not self.unrestricted:
+                modes = self._modes(meta, "write")
+                if modes:
+                    readonly |= set.intersection(*[set(rule) for rule in modes])
+            self._cache[key] = frozenset(readonly)
+        return self._cache[key]
+
+    # -- rows --------------------------------------------------------------
+    def department_ids(self, tree):
+        """The user's department (and, with ``tree``, every one below it)."""
+        dept = self.env.user_values().get("department_id")
+        if dept is None:
+            return []
+        if not tree:
+            return [dept]
+        if self._tree is None:
+            table = self.env.registry["core.department"].table
+            children = {}
+            for did, parent in self.env.conn.execute(sa.select(table.c.id, table.c.parent_id)):
+                children.setdefault(parent, []).append(did)
+            found, todo = [], [dept]
+            while todo:
+                current = todo.pop()
+                if current in found:
+                    continue
+                found.append(current)
+                todo.extend(children.get(current, ()))
+            self._tree = sorted(found)
+        return self._tree
+
+    def predicate(self, meta, table, mode="read"):
+        """The SQL condition for rows of ``table`` (``meta``'s table or an
+        alias of it), or ``None`` when nothing is restricted."""
+        if self.unrestricted or (mode == "read" and meta.readable_by_all):
+            return None
+        if meta.access_parent:
+            field = meta.fields[meta.access_parent]
+            parent = self.env.registry[field.relation]
+            alias = parent.table.alias(f"p_{parent.table.name}")
+            inner = self.predicate(parent, alias, mode)
+            if inner is None:
+                return None
+            return table.c[field.name].in_(sa.select(alias.c.id).where(inner))
+        op = "read" if mode == "read" else "write"
+        terms = []
+        for perm in self.perms.get(meta.name, ()):
+            if not perm[f"perm_{op}"]:
+                continue
+            term = self._scope(meta, table, perm["scope"])
+            if perm.get("domain"):
+                term = sa.and_(term, self._domain(meta, table, perm["domain"]))
+            terms.append(term)
+        terms.append(self._shared(meta, table, mode))
+        return sa.or_(*terms)
+
+    def _scope(self, meta, table, scope):
+        uid = self.env.uid
+        fields = meta.fields
+        if scope == "all":
+            return sa.true()
+        owner = "owner_id" if "owner_id" in fields else "created_by_id"
+        if scope == "own":
+            return table.c[owner] == uid
+        depts = self.department_ids(scope == "department_tree")
+        if not depts:
+            return table.c[owner] == uid
+        users = self.env.registry["core.user"].table
+        team = table.c[owner].in_(sa.select(users.c.id).where(users.c.department_id.in_(depts)))
+        dept_field = fields.get("department_id")
+        if dept_field is not None and dept_field.relation == "core.department":
+            return sa.or_(table.c.department_id.in_(depts), team)
+        return team
+
+    def _domain(self, meta, table, domain):
+        from ..orm.domain import Query, compile_domain
+        query = Query(self.env.registry, meta)
+        expr = compile_domain(query, domain)
+        if expr is None:
+            return sa.true()
+        return table.c.id.in_(sa.select(query.root.c.id).select_from(query.from_).where(expr)
+                              .correlate(None))
+
+    def _shared(self, meta, table, mode):
+        share = self.env.registry["core.share"].table
+        who = share.c.user_id == self.env.uid
+        dept = self.env.user_values().get("department_id")
+        if dept is not None:
+            who = sa.or_(who, share.c.department_id == dept)
+        cond = [share.c.model == meta.name, who]
+        if mode != "read":
+            cond.append(share.c.mode == "edit")
+        return table.c.id.in_(sa.select(share.c.record_id).where(*cond))
