@@ -28,6 +28,10 @@ def create_app(config=None, db=None):
     app = Flask("keel")
     app.config["SECRET_KEY"] = config.secret_key
     app.extensions["keel.db"] = db or Database(config.database_url)
+    app.extensions["keel.config"] = config
+    from . import api, web
+    web.init_app(app)
+    api.init_app(app)
 
     @app.get("/")
     def index():

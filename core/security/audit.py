@@ -138,7 +138,7 @@ def _driver_insert(env):
     found = statements.get(key)
     if found is None:
         table = env.registry[MODEL].table
-        compiled = sa.insert(table).values(
+        compiled = sa.insert(table).inline().values(  # inline: no RETURNING of the id
             {c: sa.bindparam(c, type_=table.c[c].type) for c in _COLUMNS}).compile(dialect=dialect)
         order = tuple(compiled.positiontup) if compiled.positional else None
         processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
