@@ -297,10 +297,73 @@ class CustomerBench:
         self.add("registry.build_s", statistics.median(times), "s", target={"max": 0.5},
                  note=f"addons {', '.join(names)}; median of {reps}")
 
+    # -- record scopes -------------------------------------------------------
+    def bench_scoped_pages(self):
+        """A sales manager's list page under a department-tree scope against
+        the same search by admin (no scope), and against raw Core running
+        the same scoped SQL by hand."""
+        reps = env_int("KEEL_BENCH_READ_REPS", 300)
+        db = self.db
+        with db.unit_of_work(None) as env:
+            roles = {r["code"]: r["id"] for r in env["core.role"].search_read([], ["code"])}
+            depts = env["core.department"]
+            d1 = depts.create({"code": "BD1", "name": "华东销售部"}).id
+            d1a = depts.create({"code": "BD1A", "name": "上海组", "parent_id": d1}).id
+            d2 = depts.create({"code": "BD2", "name": "华北销售部"}).id
+            users = env["core.user"]
+
+            def user(login, dept, role):
+                return users.create({"login": login, "name": login, "department_id": dept,
+                                     "roles": [roles[role]]}).id
+            manager = user("bench_m1", d1, "sales_manager")
+            r1, r2, r3 = (user("bench_r1", d1, "sales_rep"), user("bench_r2", d1a, "sales_rep"),
+                          user("bench_r3", d2, "sales_rep"))
+            table = env.registry[MODEL].table
+            admin = env["core.user"].search([["login", "=", "admin"]]).id
+        owner = sa.case((table.c.id % 4 == 0, r1), (table.c.id % 4 == 1, r2), (table.c.id % 4 == 2, r3),
+                        else_=admin)
+        dept = sa.case((table.c.id % 4 == 0, d1), (table.c.id % 4 == 1, d1a), (table.c.id % 4 == 2, d2),
+                       else_=None)
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(table).values(owner_id=owner, department_id=dept))
+        db.optimize()  # fresh statistics after the bulk change, as after an import
+        users_t = sa.table("core_user", sa.column("id"), sa.column("department_id"))
+        tree = [d1, d1a]
+        cols = [table.c.id] + [table.c[f] for f in FIELDS]
+        for label, pages in (("first_page", [0]), ("pages_1_25", [80 * k for k in range(25)])):
+            scoped_s, admin_s, core_s = [], [], []
+            for i in range(reps):
+                offset = pages[i % len(pages)]
+                t0 = time.perf_counter()
+                with db.unit_of_work(manager) as env:
+                    rows = env[MODEL].search([], order="name", limit=80, offset=offset).read(FIELDS)
+                t1 = time.perf_counter()
+                with db.unit_of_work("admin") as env:
+                    env[MODEL].search([], order="name", limit=80, offset=offset).read(FIELDS)
+                t2 = time.perf_counter()
+                with db.engine.begin() as conn:
+                    where = sa.or_(table.c.department_id.in_(tree), table.c.owner_id.in_(
+                        sa.select(users_t.c.id).where(users_t.c.department_id.in_(tree))))
+                    core_rows_ = conn.execute(sa.select(*cols).where(where).order_by(table.c.name, table.c.id)
+                                              .limit(80).offset(offset)).all()
+                t3 = time.perf_counter()
+                scoped_s.append(t1 - t0)
+                admin_s.append(t2 - t1)
+                core_s.append(t3 - t2)
+                if i < len(pages):
+                    assert [r["id"] for r in rows] == [r[0] for r in core_rows_], "scoped page differs"
+            scoped = median_ms(scoped_s)
+            name = f"customer.page80_scope_tree.{label}"
+            self.add(f"{name}.search_then_read_ms", scoped, "ms", core=median_ms(core_s),
+                     note=f"sales manager (department tree scope), offsets {pages[0]}..{pages[-1]}, "
+                          f"median of {reps}; core = the same scoped SQL written by hand")
+            self.add(f"{name}.vs_admin", scoped / median_ms(admin_s), "×", target={"max": 1.3},
+                     note=f"the same search as admin: {median_ms(admin_s):.3f} ms median")
+
     def run(self):
         steps = [("batch create", self.bench_create), ("pages of 80", self.bench_pages),
                  ("read_group", self.bench_read_group), ("single-row updates", self.bench_updates),
-                 ("registry build", self.bench_registry)]
+                 ("registry build", self.bench_registry), ("record scopes", self.bench_scoped_pages)]
         for label, step in steps:
             t0 = time.perf_counter()
             self.log(f"- {label} …")

@@ -34,7 +34,9 @@ _META_VALUE = sa.select(META.c.value).where(META.c.key == sa.bindparam("key"))
 _USERS = sa.table("core_user", sa.column("id"), sa.column("login"), sa.column("active"))
 _VERSION_AND_USER = {
     by: sa.select(sa.select(META.c.value).where(META.c.key == "registry_version")
-                  .scalar_subquery().label("version"), _USERS.c.id, _USERS.c.active)
+                  .scalar_subquery().label("version"),
+                  sa.select(META.c.value).where(META.c.key == "security_version")
+                  .scalar_subquery().label("security"), _USERS.c.id, _USERS.c.active)
     .where(_USERS.c[by] == sa.bindparam("user"))
     for by in ("id", "login")}
 
@@ -84,12 +86,25 @@ class Database:
         self._registry = None
         self._lock = threading.Lock()
         self._has_meta = False
+        self._access_cache = {}
 
     def __repr__(self):
         return f"<Database {self.engine.url.render_as_string(hide_password=True)}>"
 
     def dispose(self):
         self.engine.dispose()
+
+    def optimize(self):
+        """Refresh the query planner's statistics (after installs, large
+        imports, and nightly): SQLite's ``PRAGMA optimize``, PostgreSQL's
+        ``ANALYZE``. Without them SQLite may sort a whole scope rather than
+        walk the sort column's index."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.connection.driver_connection.execute("PRAGMA optimize=0x10002")
+            else:
+                conn.execute(sa.text("ANALYZE"))
+                conn.commit()
 
     @property
     def available(self):
@@ -208,20 +223,42 @@ class Database:
         together or not at all. ``user`` is a login, a user id or ``None``
         for the system context."""
         with self.transaction() as conn:
-            registry = uid = None
+            registry = uid = security = None
             current = self._registry
             if current is not None and user is not None and self._has_meta:
-                # the usual case in one round trip: registry version and user
+                # the usual case in one round trip: registry version, security
+                # version and the user
                 by = "id" if isinstance(user, int) else "login"
                 row = conn.execute(_VERSION_AND_USER[by], {"user": user}).first()
                 if row is not None and row.active and int(row.version or 0) == current.version:
-                    registry, uid = current, row.id
+                    registry, uid, security = current, row.id, row.security or "0"
             if registry is None:
                 registry = self.registry(conn)
                 uid = SYSTEM_UID if user is None else self.resolve_user(conn, registry, user)
             env = Env(self, conn, registry, uid, su=su or user is None, context=context)
-            env.access  # the user's rules, loaded once as the unit of work starts
+            self._load_access(env, security)
             yield env
+
+    def _load_access(self, env, security):
+        """The user's rules, loaded as the unit of work starts — from this
+        process's cache while the security version has not moved."""
+        from .security.access import Access
+        if env.su or security is None:
+            env._access = Access(env)
+            return
+        key = (env.uid, env.registry.version, security)
+        data = self._access_cache.get(env.uid)
+        if data is not None and data[0] == key:
+            env._access = Access(env, data[1])
+            return
+        env._access = Access(env)
+        self._access_cache[env.uid] = (key, env._access.snapshot())
+
+    def touch_security(self, conn):
+        """Roles, permissions, users or departments changed: every process
+        reloads access rules on its next unit of work."""
+        current = int(self.get_meta(conn, "security_version", 0) or 0)
+        self.set_meta(conn, "security_version", current + 1)
 
     @staticmethod
     def resolve_user(conn, registry, user):

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from .. import sequences
 from ..security import audit
+from ..security.access import SECURITY_MODELS
 from ..errors import AccessDenied, Conflict, NotFound, UserInputError, ValidationError
 from ..registry import MAGIC
 from . import read_group as _group
@@ -156,6 +157,10 @@ class Recordset:
                 raise self._invalid(fname, value, str(exc), row) from None
         return out, relations
 
+    def _touch_security(self):
+        if self._meta.name in SECURITY_MODELS and self.env.db is not None:
+            self.env.db.touch_security(self.env.conn)
+
     def _guard(self, op, values=None):
         """403 unless the caller may ``op`` this model (and write these fields)."""
         if self._meta.name == "core.audit":
@@ -256,6 +261,7 @@ class Recordset:
         if sqlite:
             ids.sort()
         records = self.browse(ids)
+        self._touch_security()
         audit.record_create(env, meta, ids, params)
         if any(relations):
             records._write_relations(relations)
@@ -658,6 +664,7 @@ class Recordset:
             new = {rid: {**converted, **vals} for rid, vals in per_record.items()}
         else:
             new = {rid: converted for rid in set(self.ids)}
+        self._touch_security()
         audit.record_write(env, meta, sorted(set(self.ids)), old, new)
         self._invalidate()
         if relations:
@@ -758,6 +765,7 @@ class Recordset:
             raise NotFound(f"{meta.name} {missing[0] if missing else ''} does not exist".strip())
         # ondelete cascade / set null may have changed other cached records
         self.env.cache.clear()
+        self._touch_security()
         audit.record_unlink(env, meta, sorted(set(self.ids)))
         _notify(env, "keel_after_unlink", model=meta.name, ids=list(self.ids))
         return True

@@ -23,9 +23,14 @@ from ..errors import AccessDenied
 
 OPS = ("read", "create", "write", "delete", "export", "import", "approve")
 
+#: Models whose changes alter someone's access rules: changing one moves the
+#: security version, which drops every cached set of rules (``core.db``).
+SECURITY_MODELS = frozenset({"core.user", "core.role", "core.permission", "core.field_rule",
+                             "core.department"})
+
 
 class Access:
-    def __init__(self, env):
+    def __init__(self, env, snapshot=None):
         self.env = env
         self.superuser = env.su
         self.admin = False
@@ -35,6 +40,11 @@ class Access:
         self._cache = {}
         self._field_modes = {}   # (model, role_id) -> {field: mode}
         self.role_ids = []
+        self._department = None
+        if snapshot is not None:
+            (self.role_ids, self.admin, self.perms, self._field_modes, self._department,
+             self._tree, self._cache) = snapshot
+            return
         if self.superuser:
             return
         conn, registry = env.conn, env.registry
@@ -56,6 +66,15 @@ class Access:
                                 .where(rules.c.role_id.in_(self.role_ids))):
             by_role.setdefault((row.model, row.role_id), {})[row.field] = row.mode
         self._field_modes = by_role
+
+    def snapshot(self):
+        """What ``Access(env, snapshot)`` needs to rebuild these rules with no
+        query (``core.db`` caches it until the security version moves)."""
+        self.department_ids(True)
+        # _cache (field sets, compiled conditions, statements) depends on
+        # nothing else, so units of work of the same user share it
+        return (self.role_ids, self.admin, self.perms, self._field_modes, self._department,
+                self._tree, self._cache)
 
     @property
     def unrestricted(self):
@@ -113,7 +132,9 @@ class Access:
     # -- rows --------------------------------------------------------------
     def department_ids(self, tree):
         """The user's department (and, with ``tree``, every one below it)."""
-        dept = self.env.user_values().get("department_id")
+        if self._department is None:
+            self._department = (self.env.user_values().get("department_id"),)
+        dept = self._department[0]
         if dept is None:
             return []
         if not tree:
@@ -138,6 +159,14 @@ class Access:
         alias of it), or ``None`` when nothing is restricted."""
         if self.unrestricted or (mode == "read" and meta.readable_by_all):
             return None
+        if table is meta.table:  # the usual case: built once per user and rules
+            key = ("predicate", meta.name, mode)
+            if key not in self._cache:
+                self._cache[key] = self._predicate(meta, table, mode)
+            return self._cache[key]
+        return self._predicate(meta, table, mode)
+
+    def _predicate(self, meta, table, mode):
         if meta.access_parent:
             field = meta.fields[meta.access_parent]
             parent = self.env.registry[field.relation]
@@ -188,7 +217,8 @@ class Access:
     def _shared(self, meta, table, mode):
         share = self.env.registry["core.share"].table
         who = share.c.user_id == self.env.uid
-        dept = self.env.user_values().get("department_id")
+        depts = self.department_ids(False)
+        dept = depts[0] if depts else None
         if dept is not None:
             who = sa.or_(who, share.c.department_id == dept)
         cond = [share.c.model == meta.name, who]
