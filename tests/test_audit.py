@@ -217,7 +217,7 @@ def test_log_records_other_events(db):
     assert [(r["action"], r["model"], r["record_id"], r["user_id"], r["source"]) for r in rows] == [
         ("login", "core.user", uid, uid, "web"), ("export", "crm.customer", None, uid, "web"),
         ("approval", "crm.customer", 7, uid, "web"), ("login_failed", "core.user", uid, uid, "web"),
-        ("login_failed", None, None, 1, "web")]
+        ("login_failed", None, None, None, "web")]
     assert rows[1]["changes"] == {"count": 3, "fields": ["name", "city"], "limit": "1.5",
                                   "since": "2026-01-01", "备注": "导出"}
     assert rows[2]["changes"] == {"decision": "approved", "comment": "同意"}
