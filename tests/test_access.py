@@ -241,3 +241,20 @@ def test_a_user_without_roles_sees_no_business_data(world):
         with pytest.raises(AccessDenied):
             env["crm.customer"].search([])
         assert env["core.department"].search_count([]) == 3  # the org chart is public
+
+
+def test_menus_and_views_follow_read_permissions(world):
+    from core.security.menus import visible_menus, visible_views
+    db, u = world["db"], world["users"]
+    with db.unit_of_work(u["R1"]) as env:
+        keys = [m["key"] for m in visible_menus(env)]
+        assert "crm.customers" in keys and "crm" in keys  # the heading shows with its items
+        assert "settings.users" in keys  # users are readable by everyone
+        assert visible_views(env, "crm.customer")
+    with db.unit_of_work(u["B"]) as env:
+        keys = [m["key"] for m in visible_menus(env)]
+        assert not [k for k in keys if k.startswith("crm")]
+        assert "sales" not in keys  # a heading with nothing visible below it
+        assert visible_views(env, "crm.customer") == []
+    with db.unit_of_work("admin") as env:
+        assert "crm.contacts" in [m["key"] for m in visible_menus(env)]
