@@ -21,6 +21,7 @@ def create_app(config=None, db=None):
     app.config["SECRET_KEY"] = config.secret_key
     app.extensions["keel.db"] = db or Database(config.database_url)
     app.extensions["keel.config"] = config
+    app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024  # larger bodies are refused with 413
     from . import api, web
     web.init_app(app, csrf_exempt=[api.bp])
     api.init_app(app)

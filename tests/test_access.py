@@ -258,3 +258,21 @@ def test_menus_and_views_follow_read_permissions(world):
         assert visible_views(env, "crm.customer") == []
     with db.unit_of_work("admin") as env:
         assert "crm.contacts" in [m["key"] for m in visible_menus(env)]
+
+
+def test_records_cannot_be_moved_out_of_the_callers_scope(world):
+    db, u, c = world["db"], world["users"], world["customers"]
+    with pytest.raises(AccessDenied, match="outside your own scope"):
+        with db.unit_of_work(u["R1"]) as env:
+            env["crm.customer"].create({"name": "送给同事", "owner_id": u["R2"]})
+    with pytest.raises(AccessDenied, match="outside your own scope"):
+        with db.unit_of_work(u["R1"]) as env:
+            env["crm.customer"].browse([c["R1"][0]]).write({"owner_id": u["R2"]})
+    with db.unit_of_work(u["X"]) as env:  # nothing of either attempt was kept
+        assert env["crm.customer"].search_count([["name", "=", "送给同事"]]) == 0
+    with db.unit_of_work(u["R1"]) as env:
+        assert names(env) == owned("R1", world)
+        assert env["crm.customer"].browse([c["R1"][0]]).owner_id.id == u["R1"]
+    with db.unit_of_work(u["M1"]) as env:  # a manager reassigns within the team
+        env["crm.customer"].browse([c["R1"][0]]).write({"owner_id": u["R2"]})
+        assert env["crm.customer"].browse([c["R1"][0]]).owner_id.id == u["R2"]

@@ -157,6 +157,17 @@ class Recordset:
                 raise self._invalid(fname, value, str(exc), row) from None
         return out, relations
 
+    def _check_still_allowed(self, op):
+        """A record the caller creates or changes must stay within what the
+        caller may change: a rep cannot hand a customer to a colleague by
+        setting ``owner_id`` (the unit of work is then rolled back)."""
+        if self.env.access.unrestricted:
+            return
+        outside = [i for i in self.ids if i not in self._visible(self.ids, "write")]
+        if outside:
+            raise AccessDenied(f"{self._meta.name}: you may not {op} a record outside your own scope "
+                               "(check owner and department)", {"model": self._meta.name})
+
     def _touch_security(self):
         if self._meta.name in SECURITY_MODELS and self.env.db is not None:
             self.env.db.touch_security(self.env.conn)
@@ -261,6 +272,7 @@ class Recordset:
         if sqlite:
             ids.sort()
         records = self.browse(ids)
+        records._check_still_allowed("create")
         self._touch_security()
         audit.record_create(env, meta, ids, params)
         if any(relations):
@@ -664,6 +676,7 @@ class Recordset:
             new = {rid: {**converted, **vals} for rid, vals in per_record.items()}
         else:
             new = {rid: converted for rid in set(self.ids)}
+        self._check_still_allowed("write")
         self._touch_security()
         audit.record_write(env, meta, sorted(set(self.ids)), old, new)
         self._invalidate()
