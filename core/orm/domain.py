@@ -188,3 +188,15 @@ def compile_order(query, order, default):
     if "id" not in seen:
         clauses.append(query.root.c.id.asc())
     return clauses
+
+
+def page(stmt, limit, offset):
+    """``stmt`` with LIMIT and OFFSET, each a whole number ≥ 0 (or ``None``)."""
+    for name, number in (("limit", limit), ("offset", offset)):
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 0):
+            raise DomainError(f"{name} must be a whole number ≥ 0, got {number!r}")
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return stmt

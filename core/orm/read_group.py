@@ -11,7 +11,7 @@ import decimal
 import sqlalchemy as sa
 
 from ..errors import DomainError
-from .domain import Query, compile_domain
+from .domain import Query, compile_domain, page
 
 FUNCTIONS = ("count", "count_distinct", "sum", "avg", "min", "max")
 NUMERIC = ("integer", "float", "decimal")
@@ -94,14 +94,7 @@ def read_group(records, domain, groupby, aggregates, order, limit, offset):
     if group_cols:
         stmt = stmt.group_by(*[c.element for c in group_cols])
         stmt = stmt.order_by(*_order(order, keys, aggregates, group_cols, agg_cols))
-    for name, number in (("limit", limit), ("offset", offset)):
-        if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 0):
-            raise DomainError(f"{name} must be a whole number ≥ 0, got {number!r}")
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    if offset:
-        stmt = stmt.offset(offset)
-    rows = env.conn.execute(stmt).all()
+    rows = env.conn.execute(page(stmt, limit, offset)).all()
     n = len(group_cols)
     result = [{**dict(zip(keys, row[:n])), **dict(zip(aggregates, [f(v) for f, v in zip(fixes, row[n:])]))}
               for row in rows]

@@ -13,7 +13,7 @@ from ..security.access import SECURITY_MODELS
 from ..errors import AccessDenied, Conflict, NotFound, UserInputError, ValidationError
 from ..registry import MAGIC
 from . import read_group as _group
-from .domain import Query, compile_domain, compile_order
+from .domain import Query, compile_domain, compile_order, page
 
 _FORBIDDEN_ON_WRITE = {"id", "created_at", "created_by_id", "updated_at", "updated_by_id"}
 
@@ -509,16 +509,7 @@ class Recordset:
         stmt = stmt.select_from(query.from_)
         if where is not None:
             stmt = stmt.where(where)
-        stmt = stmt.order_by(*clauses)
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise UserInputError(f"limit must be a whole number ≥ 0, got {limit!r}")
-            stmt = stmt.limit(limit)
-        if offset:
-            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-                raise UserInputError(f"offset must be a whole number ≥ 0, got {offset!r}")
-            stmt = stmt.offset(offset)
-        return stmt
+        return page(stmt.order_by(*clauses), limit, offset)
 
     def search_count(self, domain=None):
         query, where = self._select(None, domain)

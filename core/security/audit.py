@@ -72,6 +72,7 @@ import weakref
 import sqlalchemy as sa
 
 from ..errors import AccessDenied, NotFound, UserInputError
+from ..orm.domain import page
 from ..registry import MAGIC
 
 #: Models whose changes are never logged.
@@ -391,15 +392,7 @@ def _entries(env, where, limit, offset, hidden):
                       users.c.name.label("user"), table.c.at, table.c.source, table.c.changes)
             .select_from(table.outerjoin(users, users.c.id == table.c.user_id))
             .where(*where).order_by(table.c.at.desc(), table.c.id.desc()))
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise UserInputError(f"limit must be a whole number ≥ 0, got {limit!r}")
-        stmt = stmt.limit(limit)
-    if offset:
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise UserInputError(f"offset must be a whole number ≥ 0, got {offset!r}")
-        stmt = stmt.offset(offset)
-    out = [dict(row) for row in env.conn.execute(stmt).mappings()]
+    out = [dict(row) for row in env.conn.execute(page(stmt, limit, offset)).mappings()]
     if hidden is None:
         return out
     per_model, kept = {}, []
