@@ -443,3 +443,23 @@ def test_sign_in_and_out_over_real_http(server, alice):
     assert response.getheader("Content-Type") == "text/html; charset=utf-8"
     assert "登录" in response.read().decode("utf-8")
     conn.close()
+
+
+def test_a_copied_cookie_dies_with_the_session_it_came_from(app, client, alice):
+    sign_in(client)
+    thief = app.test_client()
+    thief.set_cookie("keel_session", client.get_cookie("keel_session").value)
+    assert signed_in(thief)
+    token = Page(client.get("/web/logout").get_data(as_text=True)).input("csrf_token")["value"]
+    client.post("/web/logout", data={"csrf_token": token})
+    assert not signed_in(thief)
+
+
+def test_reactivating_a_user_does_not_revive_old_sessions(client, alice, db):
+    sign_in(client)
+    old = client.get_cookie("keel_session").value
+    write_user(db, alice, active=False)
+    write_user(db, alice, active=True)
+    client.set_cookie("keel_session", old)
+    assert not signed_in(client)
+    assert sign_in(client).headers["Location"] == "/web"  # a fresh sign-in works

@@ -32,6 +32,8 @@ def keel_models():
             "password_hash": F.Char(_("Password hash"), readonly=True, secret=True),
             "failed_logins": F.Integer(_("Failed sign-ins in a row"), readonly=True, secret=True),
             "locked_until": F.Datetime(_("Locked until"), readonly=True, secret=True),
+            # part of every web session's token: moving it ends them all
+            "session_epoch": F.Integer(_("Session epoch"), readonly=True, secret=True, default=0),
             "active": F.Boolean(_("Active"), default=True),
             "lang": F.Selection(_("Language"), options=LANGS),
             "tz": F.Char(_("Time zone")),
@@ -113,6 +115,14 @@ def keel_models():
                   "indexed": F.Boolean(_("Indexed")),
               }),
     ] + security_models()
+
+
+@hookimpl
+def keel_before_write(env, model, records, values):
+    # deactivating a user ends their web sessions for good: reactivating
+    # them later does not bring old cookies back to life
+    if model == "core.user" and values.get("active") is False:
+        values["session_epoch"] = int(env.now.timestamp())
 
 
 @hookimpl

@@ -7,7 +7,9 @@ hash: it reveals nothing of the hash, and it stops matching as soon as the
 password changes, so a new password ends every existing session. The user
 loader reads the user from the database on every request (one small
 query) and refuses an inactive one, so deactivating a user ends their
-sessions too.
+sessions too. The token also covers the user's ``session_epoch``, which
+signing out and deactivating move: a copied cookie dies with the session it
+was taken from, and reactivating a user does not revive old cookies.
 """
 import hashlib
 import hmac
@@ -18,7 +20,8 @@ from flask_login import LoginManager, UserMixin
 
 #: the columns the web layer needs, read with Core (no registry needed)
 _USERS = sa.table("core_user", sa.column("id"), sa.column("login"), sa.column("name"),
-                  sa.column("lang"), sa.column("active"), sa.column("password_hash"))
+                  sa.column("lang"), sa.column("active"), sa.column("password_hash"),
+                  sa.column("session_epoch"))
 _BY_ID = sa.select(_USERS).where(_USERS.c.id == sa.bindparam("uid"))
 
 login_manager = LoginManager()
@@ -35,7 +38,7 @@ class WebUser(UserMixin):
         self.login = row.login
         self.name = row.name or row.login
         self.lang = row.lang
-        self.session_token = session_token(row.id, row.password_hash)
+        self.session_token = session_token(row.id, row.password_hash, row.session_epoch)
 
     def get_id(self):
         return f"{self.id}:{self.session_token}"
@@ -44,15 +47,23 @@ class WebUser(UserMixin):
         return f"<WebUser {self.login!r}>"
 
 
-def session_token(uid, password_hash):
+def session_token(uid, password_hash, epoch=0):
     key = current_app.config["SECRET_KEY"]
     key = key.encode("utf-8") if isinstance(key, str) else key
-    message = f"keel-session:{uid}:{password_hash or ''}".encode("utf-8")
+    message = f"keel-session:{uid}:{epoch or 0}:{password_hash or ''}".encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def database():
     return current_app.extensions["keel.db"]
+
+
+def end_sessions(uid):
+    """Sign ``uid`` out everywhere: every cookie issued so far stops working
+    (a copied one too). Plain Core: not a change of the user's record."""
+    with database().transaction() as conn:
+        conn.execute(sa.update(_USERS).where(_USERS.c.id == uid)
+                     .values(session_epoch=sa.func.coalesce(_USERS.c.session_epoch, 0) + 1))
 
 
 def read_user(uid):

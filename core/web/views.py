@@ -13,7 +13,7 @@ from ..errors import AccessDenied
 from ..security.auth import MAX_PASSWORD_LENGTH, authenticate
 from . import bp
 from .i18n import gettext
-from .session import WebUser, database, read_user
+from .session import WebUser, database, end_sessions, read_user
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def logout():
     uid = current_user.id
     logout_user()
     session.clear()
+    end_sessions(uid)
     _audit("logout", uid, uid=uid)
     return redirect(LOGIN)
 
