@@ -563,3 +563,17 @@ def test_a_rep_cannot_hand_a_customer_over(world):
     assert call(world, "R2", "GET", f"/data/crm.customer/{rid}").status == 404
     answer = call(world, "R1", "POST", "/data/crm.customer", body={"name": "Gift", "owner_id": u["R2"]})
     assert answer.status == 403
+
+
+def test_a_records_history_follows_its_visibility(world):
+    rid = new_customer(world, "R1", "有历史的客户")
+    assert call(world, "R1", "PATCH", f"/data/crm.customer/{rid}", body={"city": "苏州"}).status == 200
+    answer = call(world, "R1", "GET", f"/data/crm.customer/{rid}/history")
+    assert answer.status == 200
+    actions = [e["action"] for e in answer.json["items"]]
+    assert actions == ["write", "create"]  # newest first
+    write = answer.json["items"][0]
+    assert write["changes"]["city"][1] == "苏州" and write["source"] == "api"
+    assert call(world, "R2", "GET", f"/data/crm.customer/{rid}/history").status == 404
+    assert call(world, "B", "GET", f"/data/crm.customer/{rid}/history").status in (403, 404)
+    assert call(world, "X", "GET", f"/data/crm.customer/{rid}/history").status == 200

@@ -163,6 +163,16 @@ def data_read(env, model, rid):
     return http.record(records._meta, row)
 
 
+@bp.get(RECORD + "/history")
+@http.unit_of_work
+def data_history(env, model, rid):
+    """The record's audit entries, newest first: what the caller may see."""
+    http.model(env, model)
+    entries = audit.history(env, model, rid, http.integer("limit", http.DEFAULT_LIMIT, http.MAX_LIMIT),
+                            http.integer("offset", 0, http.MAX_OFFSET))
+    return {"items": [{**e, "at": e["at"].isoformat() if e["at"] else None} for e in entries]}
+
+
 @bp.patch(RECORD)
 @http.unit_of_work
 def data_write(env, model, rid):
