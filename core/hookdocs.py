@@ -15,7 +15,6 @@ import argparse
 import inspect
 import pathlib
 import sys
-import textwrap
 
 from . import hookspecs as _hookspecs
 from .plugins import NOTIFICATIONS

@@ -20,13 +20,14 @@ from .security.roles import load_addon_roles
 
 log = logging.getLogger(__name__)
 
-#: Data an addon ships through hooks, stored with the addon's name and
-#: removed when it is uninstalled: hook, model, key field.
-OWNED = (("keel_roles", "core.role", "code"), ("keel_roles", "core.permission", "model"),
-         ("keel_roles", "core.field_rule", "field"), ("keel_menus", "core.menu", "key"),
-         ("keel_views", "core.view", "key"), ("keel_jobs", "core.job", "key"))
+#: Data an addon ships through these hooks, stored with the addon's name:
+#: hook, model, key field. (Roles go through ``security.roles``.)
+SHIPPED = (("keel_menus", "core.menu", "key"), ("keel_views", "core.view", "key"),
+           ("keel_jobs", "core.job", "key"))
 
-_RENAME = {"core.role": {"label": "name"}}
+#: What an uninstall removes: the rows these models hold for the addon.
+OWNED_MODELS = ("core.role", "core.permission", "core.field_rule", "core.menu", "core.view",
+                "core.job")
 
 
 class Installer:
@@ -207,7 +208,7 @@ class Installer:
         loadable = self._loadable(names)
         for name in reversed(dependency_order(available, set(loadable))
                              + [n for n in names if n not in loadable]):
-            for _hook, model, _key in OWNED:
+            for model in OWNED_MODELS:
                 self._unlink(env[model].search([["addon", "=", name]]))
             self.conn.execute(sa.text("UPDATE core_addon SET state = 'uninstalled' WHERE name = :n"),
                               {"n": name})
@@ -271,15 +272,12 @@ class Installer:
     def _load_data(self, env, name, demo, first=True):
         hooks = env.registry.hooks
         load_addon_roles(env, name, [i for _a, r in hooks.gather("keel_roles", only=name) for i in r or ()])
-        for hook, model, key in OWNED:
-            if hook == "keel_roles":
-                continue
+        for hook, model, key in SHIPPED:
             items = []
             for _addon, result in hooks.gather(hook, only=name):
                 items.extend(result or ())
             records = []
             for item in items:
-                item = {_RENAME.get(model, {}).get(k, k): v for k, v in item.items()}
                 if key not in item:
                     raise AddonError(f"addon {name!r}: {hook} item without {key!r}: {item!r}")
                 records.append({**item, "addon": name})

@@ -64,15 +64,43 @@ def db(make_db):
     return make_db()
 
 
+def module_database(tmp_path_factory, schema, addons=("crm_base", "sales"), available=None):
+    """An initialised database shared by one test module: a SQLite file, or
+    on PostgreSQL (``KEEL_TEST_DATABASE_URL``) a schema of its own."""
+    if PG_URL:
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        engine.dispose()
+        url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp(schema) / 'keel.db'}"
+    db = Database(url, available=available)
+    with db.transaction() as conn:
+        Installer(db, conn).init(list(addons), ADMIN_PASSWORD, False)
+    return db
+
+
+def drop_module_database(db, schema):
+    db.dispose()
+    if PG_URL:
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def mdb(request, tmp_path_factory):
     """One database for a whole test module (crm_base, sales and the model
     API's test addons; on PostgreSQL a schema named after the module); tests
     work in it through transactions rolled back at their end
     (``tests.test_model_api.scratch_env``)."""
-    from tests.test_model_api import drop_module_database, module_database
+    from tests.test_model_api import test_addons
     schema = "t_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    db = module_database(tmp_path_factory, schema)
+    db = module_database(tmp_path_factory, schema, ["crm_base", "sales", "keeltest", "keeltest2"],
+                         available_with(*test_addons()))
     yield db
     drop_module_database(db, schema)
 

@@ -26,19 +26,25 @@ def test_discover_finds_kernel_and_shipped_addons():
     assert found["crm_base"].version == "0.1.0"
 
 
-def test_discover_reads_entry_points_of_installed_distributions(tmp_path, monkeypatch):
-    pkg = tmp_path / "keel_ext_helpdesk"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent("""
-        manifest = {"name": "helpdesk", "version": "2.1.0", "depends": ["crm_base"],
-                    "summary": "Tickets", "category": "Service"}
-    """))
-    dist = tmp_path / "keel_ext_helpdesk-2.1.0.dist-info"
+def installed_distribution(tmp_path, monkeypatch, package, version, entry_point, init):
+    """A real installed distribution on sys.path: a package and a dist-info
+    whose entry point ``entry_point`` (in ``keel.addons``) names it."""
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text(textwrap.dedent(init))
+    dist = tmp_path / f"{package}-{version}.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: keel-ext-helpdesk\nVersion: 2.1.0\n")
-    (dist / "entry_points.txt").write_text("[keel.addons]\nhelpdesk = keel_ext_helpdesk\n")
+    name = package.replace("_", "-")
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(f"[keel.addons]\n{entry_point} = {package}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
+
+
+def test_discover_reads_entry_points_of_installed_distributions(tmp_path, monkeypatch):
+    installed_distribution(tmp_path, monkeypatch, "keel_ext_helpdesk", "2.1.0", "helpdesk", """
+        manifest = {"name": "helpdesk", "version": "2.1.0", "depends": ["crm_base"],
+                    "summary": "Tickets", "category": "Service"}
+    """)
     found = discover()
     assert found["helpdesk"].module == "keel_ext_helpdesk"
     assert found["helpdesk"].depends == ("base", "crm_base")
@@ -47,15 +53,8 @@ def test_discover_reads_entry_points_of_installed_distributions(tmp_path, monkey
 
 
 def test_entry_point_name_must_match_manifest(tmp_path, monkeypatch):
-    pkg = tmp_path / "keel_ext_bad"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text('manifest = {"name": "other", "version": "1.0"}\n')
-    dist = tmp_path / "keel_ext_bad-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: keel-ext-bad\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[keel.addons]\nbadname = keel_ext_bad\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+    installed_distribution(tmp_path, monkeypatch, "keel_ext_bad", "1.0", "badname",
+                           'manifest = {"name": "other", "version": "1.0"}\n')
     with pytest.raises(AddonError, match="'other' differs from its entry point 'badname'"):
         discover()
     sys.modules.pop("keel_ext_bad", None)

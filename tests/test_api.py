@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import ADMIN_PASSWORD
-from tests.test_api_security import drop_module_database, make_app, module_database
+from tests.conftest import drop_module_database, module_database
+from tests.test_api_security import make_app
 
 API = "/api/v1"
 

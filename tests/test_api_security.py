@@ -19,11 +19,9 @@ from werkzeug.serving import make_server
 
 from core.app import create_app
 from core.config import load_config
-from core.db import Database
-from core.installer import Installer
 from core.security.auth import issue_token, revoke_token, set_password
 from core.security.roles import apply_grants
-from tests.conftest import ADMIN_PASSWORD, PG_URL
+from tests.conftest import ADMIN_PASSWORD, drop_module_database, module_database
 
 PASSWORD = "persona-pass-9"
 REPS = ("R1", "R2", "R3")
@@ -31,33 +29,6 @@ PERSONAS = ("R1", "R2", "R3", "M1", "X", "B")
 
 
 # -- shared helpers (tests/test_api.py and tests/test_routes.py use them too) ----------------
-def module_database(tmp_path_factory, schema, addons=("crm_base", "sales")):
-    """An initialised database for one test module: a SQLite file, or on
-    PostgreSQL (``KEEL_TEST_DATABASE_URL``) a schema of its own."""
-    if PG_URL:
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        engine.dispose()
-        url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp(schema) / 'keel.db'}"
-    db = Database(url)
-    with db.transaction() as conn:
-        Installer(db, conn).init(list(addons), ADMIN_PASSWORD, False)
-    return db
-
-
-def drop_module_database(db, schema):
-    db.dispose()
-    if PG_URL:
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        engine.dispose()
-
-
 def make_app(db):
     url = db.engine.url.render_as_string(hide_password=False)
     return create_app(load_config(environ={}, database_url=url, secret_key="test-secret-key"), db=db)

@@ -417,7 +417,7 @@ def test_an_installed_addon_whose_code_is_gone_blocks_nothing(make_db, db_url):
 def test_upgrade_installs_a_dependency_the_new_version_added(make_db, db_url):
     helper = addon_module("helper_dep", version="1.0.0", keel_menus=hookimpl(
         lambda: [{"key": "helper_dep", "label": "Helper"}]))
-    db = make_db(addons=["gadgets"], available=available_with(full_addon(version="1.0.0"), helper))
+    make_db(addons=["gadgets"], available=available_with(full_addon(version="1.0.0"), helper))
     newer = Database(db_url, available=available_with(full_addon(version="1.1.0", depends=["helper_dep"]),
                                                       helper))
     assert run(newer, "upgrade") == [("gadgets", "1.0.0", "1.1.0")]

@@ -13,17 +13,14 @@ import logging
 from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
 
 from core import fields as F
 from core import hookimpl
-from core.db import Database
-from core.errors import (AddonError, Conflict, DomainError, NotFound, UserInputError,
+from core.errors import (AddonError, Conflict, NotFound, UserInputError,
                          ValidationError)
-from core.installer import Installer
 from core.models import Model
 from core.orm.env import Env
-from tests.conftest import ADMIN_PASSWORD, PG_URL, StatementCounter, addon_module, available_with
+from tests.conftest import StatementCounter, addon_module
 
 # -- shared helpers ---------------------------------------------------------------
 
@@ -125,33 +122,6 @@ def test_addons():
 
 
 test_addons.__test__ = False
-
-
-def module_database(tmp_path_factory, schema):
-    """An initialised database with crm_base, sales and the test addons,
-    for one test module (on PostgreSQL: in schema ``schema``)."""
-    if PG_URL:
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        engine.dispose()
-        url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp(schema) / 'keel.db'}"
-    db = Database(url, available=available_with(*test_addons()))
-    with db.transaction() as conn:
-        Installer(db, conn).init(["crm_base", "sales", "keeltest", "keeltest2"], ADMIN_PASSWORD, False)
-    return db
-
-
-def drop_module_database(db, schema):
-    db.dispose()
-    if PG_URL:
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        engine.dispose()
 
 
 @contextmanager

@@ -18,7 +18,8 @@ from werkzeug.routing import BuildError
 from core.app import create_app
 from core.config import load_config
 from core.db import Database
-from tests.test_api_security import drop_module_database, make_app, module_database
+from tests.conftest import drop_module_database, module_database
+from tests.test_api_security import make_app
 
 PUBLIC_PATHS = {"/web/login", "/api/v1/auth/token", "/api/v1/openapi.json"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}

@@ -8,14 +8,16 @@ import re
 import sqlalchemy as sa
 
 from .. import sequences
-from ..security import audit
-from ..security.access import SECURITY_MODELS
 from ..errors import AccessDenied, Conflict, NotFound, UserInputError, ValidationError
 from ..registry import MAGIC
+from ..security import audit
+from ..security.access import SECURITY_MODELS
 from . import read_group as _group
 from .domain import Query, compile_domain, compile_order, page
 
-_FORBIDDEN_ON_WRITE = {"id", "created_at", "created_by_id", "updated_at", "updated_by_id"}
+#: Kept by the kernel; a caller never gives them (``version`` on a write is
+#: the version the caller read, taken out before the values are checked).
+_KERNEL_COLUMNS = frozenset(MAGIC)
 
 
 class Recordset:
@@ -131,30 +133,35 @@ class Recordset:
             details["row"] = row + 1
         return ValidationError(f"{self._meta.name}.{fname}: {_repr(value)} {reason}{where}", details)
 
-    def _check(self, values, row=None, on_write=False):
-        """Converted column values and the x2many values of one input dict."""
-        fields = self._meta.fields
+    def _check_field(self, fname, value, row=None):
+        """The field ``fname`` may be given by the caller: it exists, and it
+        is not a kernel column (unless an import keeps the original audit
+        columns in the system context)."""
+        field = self._meta.fields.get(fname)
+        if field is None:
+            raise ValidationError(
+                f"{self._meta.name}: unknown field {fname!r}" + (f" (row {row + 1})" if row is not None else ""),
+                {"model": self._meta.name, "field": fname, "fields": [fname], "reason": "unknown field"})
+        if fname in _KERNEL_COLUMNS:
+            env = self.env
+            if not (env.su and env.context.get("keep_audit") and fname not in ("id", "version")):
+                raise self._invalid(fname, value, "is set by the kernel", row)
+        return field
+
+    def _check(self, values):
+        """Converted column values and the x2many values of a write."""
         out, relations = {}, {}
         for fname, value in values.items():
-            field = fields.get(fname)
-            if field is None:
-                raise ValidationError(
-                        f"{self._meta.name}: unknown field {fname!r}"
-                        + (f" (row {row + 1})" if row is not None else ""),
-                        {"model": self._meta.name, "field": fname, "fields": [fname],
-                         "reason": "unknown field"})
-            if fname in _FORBIDDEN_ON_WRITE or (fname == "version" and not on_write):
-                if not (self.env.su and self.env.context.get("keep_audit") and fname != "id"):
-                    raise self._invalid(fname, value, "is set by the kernel", row)
-            if on_write and field.readonly and not self.env.su and fname != "version":
-                raise self._invalid(fname, value, "is read-only", row)
+            field = self._check_field(fname, value)
+            if field.readonly and not self.env.su:
+                raise self._invalid(fname, value, "is read-only")
             if not field.column:
                 relations[fname] = (field, value)
                 continue
             try:
                 out[fname] = field.convert(value)
             except ValueError as exc:
-                raise self._invalid(fname, value, str(exc), row) from None
+                raise self._invalid(fname, value, str(exc)) from None
         return out, relations
 
     def _check_still_allowed(self, op):
@@ -214,19 +221,10 @@ class Recordset:
 
     def _plan(self, keys, row):
         """Check a set of field names for create: ``([(name, convert)], [x2many names])``."""
-        fields = self._meta.fields
         converters, rel_names = [], []
-        env = self.env
         self._guard_fields(keys)
         for fname in keys:
-            field = fields.get(fname)
-            if field is None:
-                raise ValidationError(
-                    f"{self._meta.name}: unknown field {fname!r}" + (f" (row {row + 1})" if row is not None else ""),
-                    {"model": self._meta.name, "field": fname, "fields": [fname], "reason": "unknown field"})
-            if fname in _FORBIDDEN_ON_WRITE or fname == "version":
-                if not (env.su and env.context.get("keep_audit") and fname not in ("id", "version")):
-                    raise self._invalid(fname, None, "is set by the kernel", row)
+            field = self._check_field(fname, None, row)
             if field.column:
                 converters.append((fname, field.convert))
             else:
@@ -631,7 +629,7 @@ class Recordset:
         self._check_visible("write")
         values = dict(values)
         expected = values.pop("version", None)
-        converted, relations = self._check(values, on_write=True)
+        converted, relations = self._check(values)
         per_record = self._recompute_for_write(converted) if meta.computed else None
         _before(env, "keel_before_write", model=meta.name, records=self, values=converted)
         self._check_required([converted], [f for f in meta.required if f in converted])

@@ -87,8 +87,6 @@ class Access:
         meta = self.env.registry.models.get(model)
         if op == "read" and meta is not None and meta.readable_by_all:
             return True
-        if meta is not None and meta.access_parent and op != "read" and not self.perms.get(model):
-            return False
         return any(p[f"perm_{op}"] for p in self.perms.get(model, ()))
 
     def check(self, meta, op):
