@@ -5,6 +5,7 @@ import sys
 import tempfile
 import time
 
+from . import approvals, custom_field
 from .customers import CustomerBench, env_int
 from .results import PATH, merge, table
 
@@ -14,7 +15,12 @@ def main():
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="keel-bench-") as folder:
         print(f"Keel bench: {n:,} crm.customer rows, SQLite, in {folder}", flush=True)
-        entries = CustomerBench(folder, n, log=lambda m: print(m, flush=True)).run()
+        log = lambda m: print(m, flush=True)  # noqa: E731
+        entries = CustomerBench(folder, n, log=log).run()
+        log("- user-defined fields …")
+        entries += custom_field.run(folder, n, log)
+        log("- approvals …")
+        entries += approvals.run(folder, log)
     merge(entries)
     print()
     print(table(entries))

@@ -477,6 +477,16 @@ def user_token(obj, login, label, days, list_, revoke, as_json):
         click.echo(token)
 
 
+# Command groups kept in their own modules, each a click command or group:
+# data in and out (export, later import) and customization (fields, later
+# templates).
+from .cli_data import COMMANDS as _data_commands  # noqa: E402
+from .cli_custom import COMMANDS as _custom_commands  # noqa: E402
+
+for _command in (*_data_commands, *_custom_commands):
+    cli.add_command(_command)
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from . import addons as addon_mod
-from .errors import AddonError, UserInputError
+from .errors import AddonError, Conflict, UserInputError
 from .orm.env import SYSTEM_UID, Env
 from .plugins import AddonHooks
 from .registry import Registry
@@ -25,6 +25,23 @@ _meta_md = sa.MetaData()
 META = sa.Table("core_meta", _meta_md,
                 sa.Column("key", sa.String(64), primary_key=True),
                 sa.Column("value", sa.Text))
+
+
+#: SQLSTATEs of PostgreSQL's concurrency failures: serialization failure,
+#: deadlock, lock not available
+_CONCURRENCY_STATES = {"40001", "40P01", "55P03"}
+
+
+def is_concurrency_error(exc):
+    """Did the database refuse because another transaction changed the same
+    data at the same moment? (PostgreSQL: serialization failure, deadlock;
+    SQLite: busy — another writer holds the database, or this transaction's
+    snapshot is older than a change committed since it began.)"""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _CONCURRENCY_STATES:
+        return True
+    text = str(orig or "").lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 #: Built once: every unit of work runs it (SQLAlchemy then reuses the compiled form).
@@ -202,6 +219,17 @@ class Database:
         error. ``foreign_keys=False`` (SQLite: a purge rebuilding tables)
         turns enforcement off for this transaction and checks every
         reference before committing."""
+        try:
+            with self._transaction(foreign_keys) as conn:
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            if is_concurrency_error(exc):
+                raise Conflict("another change to the same data was made at the same moment; "
+                               "nothing was saved — try again", {"retry": True}) from exc
+            raise
+
+    @contextmanager
+    def _transaction(self, foreign_keys):
         relax = not foreign_keys and self.engine.dialect.name == "sqlite"
         with self.engine.connect() as conn:
             if relax:  # must happen outside a transaction, on the driver's connection

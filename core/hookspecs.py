@@ -53,6 +53,24 @@ def keel_roles():
 
 
 @hookspec
+def keel_workflows():
+    """Called when the addon is installed or upgraded, after ``keel_roles``.
+    Return a list of workflow state matrices: dicts with ``model``,
+    ``field`` (the state field, char or selection), ``states`` (dicts with
+    ``code``, ``label`` and optionally ``sequence``, ``folded``,
+    ``terminal``; the first in order is where records start),
+    ``transitions`` (dicts with ``action``, ``label``, ``from`` (a list of
+    state codes, or ``"*"``: every state that is not terminal), ``to``, and
+    optionally ``roles`` (role codes; empty: every role that may write the
+    record), ``condition`` (a domain), ``required`` (field names) and
+    ``triggers``) and ``field_modes`` (``{state: {field: "readonly" |
+    "required" | "hidden"}}``) — the ``workflows:`` format of templates.
+    Missing rows are created, rows the addon no longer ships removed, rows
+    that exist kept as an admin may have changed them; uninstall removes
+    them. See docs/workflows.md."""
+
+
+@hookspec
 def keel_jobs():
     """Called when the addon is installed or upgraded. Return a list of
     scheduled jobs: dicts with ``key``, ``label``, ``function`` (an import
@@ -83,6 +101,18 @@ def keel_demo_data():
     data (``keel init --demo``), after ``keel_data``. Same shape as
     ``keel_data``: records are matched by their key, so installing again
     does not duplicate them."""
+
+
+# -- workflows ------------------------------------------------------------
+
+@hookspec
+def keel_workflow_trigger(env, model, records, action, name, params):
+    """Called when a transition runs a trigger of kind ``hook``: ``records``
+    (a recordset of ``model``) have just moved by ``action``; ``name`` and
+    ``params`` (a dict) are the trigger's. Return ``True`` when this addon
+    handles ``name`` (anything else otherwise); a trigger that no addon
+    handles fails the action, and raising refuses it: the whole transition
+    is rolled back."""
 
 
 # -- lifecycle -----------------------------------------------------------

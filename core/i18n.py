@@ -11,4 +11,17 @@ def _(text):
     return text
 
 
-__all__ = ["_"]
+def translate(text, lang):
+    """``text`` (a label declared in English, ``_()``) in ``lang``, where a
+    catalog has it; else as it is. One place for the API, exports and
+    reports (the web UI's Flask-Babel catalogs come with the UI issue)."""
+    if lang == "en" or not isinstance(text, str):
+        return text
+    try:
+        from .web.i18n import CATALOG
+    except ImportError:  # the web UI's catalog is optional here
+        return text
+    return CATALOG.get(lang, {}).get(text, text)
+
+
+__all__ = ["_", "translate"]

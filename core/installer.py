@@ -17,17 +17,20 @@ from .errors import AddonError, UserInputError
 from .orm.env import SYSTEM_UID, Env
 from .passwords import hash_password
 from .security.roles import load_addon_roles
+from .workflow.data import load_addon_workflows
 
 log = logging.getLogger(__name__)
 
 #: Data an addon ships through these hooks, stored with the addon's name:
-#: hook, model, key field. (Roles go through ``security.roles``.)
+#: hook, model, key field. (Roles go through ``security.roles``, workflows
+#: through ``workflow.data``.)
 SHIPPED = (("keel_menus", "core.menu", "key"), ("keel_views", "core.view", "key"),
            ("keel_jobs", "core.job", "key"))
 
 #: What an uninstall removes: the rows these models hold for the addon.
 OWNED_MODELS = ("core.role", "core.permission", "core.field_rule", "core.menu", "core.view",
-                "core.job")
+                "core.job", "core.workflow_trigger", "core.workflow_transition",
+                "core.workflow_field_mode", "core.workflow_state")
 
 
 class Installer:
@@ -272,6 +275,8 @@ class Installer:
     def _load_data(self, env, name, demo, first=True):
         hooks = env.registry.hooks
         load_addon_roles(env, name, [i for _a, r in hooks.gather("keel_roles", only=name) for i in r or ()])
+        load_addon_workflows(env, name, [i for _a, r in hooks.gather("keel_workflows", only=name)
+                                         for i in r or ()])
         for hook, model, key in SHIPPED:
             items = []
             for _addon, result in hooks.gather(hook, only=name):

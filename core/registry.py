@@ -7,6 +7,7 @@ or removed or user-defined fields change; ``core.db`` notices that through a
 version number stored in the database.
 """
 import json
+import logging
 import time
 
 import sqlalchemy as sa
@@ -15,6 +16,8 @@ from . import fields as F
 from .addons import with_dependencies
 from .errors import AddonError
 from .models import Extend, Model
+
+log = logging.getLogger(__name__)
 
 #: Columns every model has; the model API maintains them.
 MAGIC = ("id", "version", "created_at", "created_by_id", "updated_at", "updated_by_id")
@@ -210,6 +213,12 @@ class Registry:
                 field = cls(row["relation"], row.get("label") or row["name"], **kwargs)
             else:
                 field = cls(row.get("label") or row["name"], **kwargs)
+            if row.get("default_value") is not None:  # stored as text, checked when added
+                try:
+                    field.default = field.convert(row["default_value"])
+                except ValueError as exc:  # changed by hand since: the field still works
+                    log.warning("%s.%s: default %r ignored: %s", meta.name, row["name"],
+                                row["default_value"], exc)
             meta.add_field(row["name"], field, None).custom = True
 
     def _check_relations(self, meta):
@@ -237,7 +246,9 @@ class Registry:
                 columns.append(field.sa_column())
                 if field.unique:
                     indexes.append(sa.Index(f"uq_{tname}_{field.name}", field.name, unique=True))
-                elif field.index or field.type == "many2one" and field.name not in MAGIC:
+                elif field.index:
+                    indexes.append(sa.Index(f"ix_{tname}_{field.name}", *_index_columns(meta, field)))
+                elif field.type == "many2one" and field.name not in MAGIC:
                     indexes.append(sa.Index(f"ix_{tname}_{field.name}", field.name))
             for names in meta.unique_together:
                 missing = [n for n in names if n not in meta.fields or not meta.fields[n].column]
@@ -275,3 +286,28 @@ class Registry:
                     elif field.type == "many2many":
                         tables.append(meta.link_tables[field.name].name)
         return tables, columns
+
+
+def scope_columns(meta):
+    """The columns a record rule of ``meta`` tests — the followed parent,
+    the owner, the department — for models whose records are owned
+    (``owner_id``) or follow a parent (``access_parent``); ``()`` otherwise."""
+    if meta.readable_by_all or not ("owner_id" in meta.fields or meta.access_parent):
+        return ()
+    names = [meta.access_parent] if meta.access_parent else []
+    if "owner_id" in meta.fields:
+        names.append("owner_id")
+    dept = meta.fields.get("department_id")
+    if dept is not None and dept.type == "many2one" and dept.relation == "core.department":
+        names.append("department_id")
+    return tuple(names)
+
+
+def _index_columns(meta, field):
+    """An index asked for on ``field``: ``(field, id)`` and then the
+    model's scope columns. A list sorted by the field walks the index in
+    order (``id`` is the kernel's tie-break) and tests a user's record rule
+    on the index entry itself, so a scoped page costs about what the
+    unscoped one does instead of one table lookup per row skipped."""
+    extra = [c for c in scope_columns(meta) if c != field.name]
+    return (field.name, "id", *extra) if extra else (field.name,)

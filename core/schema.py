@@ -6,6 +6,7 @@ never dropped here: a table or column the metadata no longer has (an
 uninstalled addon's) stays until an explicit purge (``drop``).
 """
 import logging
+import re
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -37,10 +38,15 @@ def _wanted(conn, metadata):
     diffs = compare_metadata(_context(conn, metadata), metadata)
     wanted = []
     existing_fks = {}
+    # a new column brings its own reference (see sync)
+    new_columns = {(d[2], d[3].name) for d in diffs if not isinstance(d, list) and d[0] == "add_column"}
     for diff in diffs:
         if isinstance(diff, list):  # column modifications: types/nullability are not changed
             continue
         kind = diff[0]
+        if kind == "add_fk" and conn.dialect.name == "sqlite" and all(
+                (diff[1].table.name, c.name) in new_columns for c in diff[1].columns):
+            continue
         if kind == "add_fk" and conn.dialect.name == "sqlite":
             # SQLite reflects a column-level REFERENCES (see below) without its
             # name and ON DELETE: compare what it does keep
@@ -159,3 +165,47 @@ def drop(conn, tables=(), columns=None):
     meta.drop_all(conn, tables=to_drop)
     dropped.extend(f"drop table {t.name}" for t in to_drop)
     return dropped
+
+
+def column_in_table_foreign_key(conn, table, column):
+    """SQLite: is ``column`` named by a table-level ``FOREIGN KEY (…)``
+    clause? ``ALTER TABLE … DROP COLUMN`` refuses such a column (a column
+    declared with its own ``REFERENCES`` drops fine); tables created by
+    ``create_all`` or rebuilt by a purge write their references that way."""
+    if conn.dialect.name != "sqlite":
+        return False
+    sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (table,)).scalar() or ""
+    pattern = r'FOREIGN\s+KEY\s*\(([^)]*)\)'
+    return any(column in [c.strip().strip('"`[]') for c in cols.split(",")]
+               for cols in re.findall(pattern, sql, re.IGNORECASE))
+
+
+def drop_column(conn, table, column):
+    """Drop one column and the indexes that include it, in the caller's
+    transaction (an explicit removal: the caller keeps the data first).
+
+    Plain ``ALTER TABLE … DROP COLUMN`` through Alembic's operations on
+    both databases (SQLite ≥ 3.35 has it). On SQLite a column named by a
+    table-level foreign key clause needs the table rebuilt, which is only
+    safe with foreign key enforcement off (the rebuild drops the old table,
+    and with enforcement on that would run its children's ``ON DELETE``):
+    the caller must then use ``Database.transaction(foreign_keys=False)``.
+    Returns what it did, as readable strings."""
+    inspector = sa.inspect(conn)
+    ops = Operations(MigrationContext.configure(conn))
+    done = []
+    for index in inspector.get_indexes(table):
+        if column in index["column_names"]:
+            ops.drop_index(index["name"], table_name=table)
+            done.append(f"drop index {index['name']} on {table}")
+    if column_in_table_foreign_key(conn, table, column):
+        if conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
+            raise RuntimeError(f"dropping {table}.{column} rebuilds the table: "
+                               "open the transaction with foreign_keys=False")
+        with ops.batch_alter_table(table, recreate="always") as batch:
+            batch.drop_column(column)
+    else:
+        ops.drop_column(table, column)
+    done.append(f"drop column {table}.{column}")
+    return done

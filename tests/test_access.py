@@ -164,6 +164,38 @@ def test_sharing_gives_read_or_edit(world):
         assert "R2-联系人" in [r["name"] for r in env["crm.contact"].search_read([], ["name"])]
 
 
+def test_a_share_made_elsewhere_reaches_a_user_whose_rules_are_cached(world):
+    """Only users with something shared carry the sharing condition, so a
+    share (or its removal) must reach rules already cached — also when made
+    by another process."""
+    from core.db import Database
+    from core.security.sharing import unshare
+    db, u, c = world["db"], world["users"], world["customers"]
+    theirs = c["R2"][2]
+    with db.unit_of_work(u["R3"]) as env:  # R3's rules are cached now
+        assert names(env) == owned("R3", world)
+        with StatementCounter(db.engine) as counter:
+            env["crm.customer"].search([])
+        assert "core_share" not in " ".join(counter.statements)
+    other = Database(str(db.engine.url.render_as_string(hide_password=False)))
+    try:
+        with other.unit_of_work(u["R2"]) as env:
+            share(env["crm.customer"].browse([theirs]), user_id=u["R3"])
+    finally:
+        other.dispose()
+    with db.unit_of_work(u["R3"]) as env:
+        assert names(env) == sorted(owned("R3", world) + ["R2-客户2"])
+        with StatementCounter(db.engine) as counter:
+            env["crm.customer"].search([])
+        assert "core_share" in " ".join(counter.statements)
+    with db.unit_of_work(u["R2"]) as env:
+        unshare(env["crm.customer"].browse([theirs]), user_id=u["R3"])
+    with db.unit_of_work(u["R3"]) as env:
+        assert names(env) == owned("R3", world)
+        with pytest.raises(NotFound):
+            env["crm.customer"].browse([theirs]).read(["name"])
+
+
 def test_module_isolation_for_a_buyer(world):
     db, u = world["db"], world["users"]
     with db.unit_of_work(u["B"]) as env:
@@ -249,7 +281,7 @@ def test_menus_and_views_follow_read_permissions(world):
     with db.unit_of_work(u["R1"]) as env:
         keys = [m["key"] for m in visible_menus(env)]
         assert "crm.customers" in keys and "crm" in keys  # the heading shows with its items
-        assert "settings.users" in keys  # users are readable by everyone
+        assert "settings.users" not in keys and "settings" not in keys  # readable, not administered
         assert visible_views(env, "crm.customer")
     with db.unit_of_work(u["B"]) as env:
         keys = [m["key"] for m in visible_menus(env)]
@@ -257,7 +289,8 @@ def test_menus_and_views_follow_read_permissions(world):
         assert "sales" not in keys  # a heading with nothing visible below it
         assert visible_views(env, "crm.customer") == []
     with db.unit_of_work("admin") as env:
-        assert "crm.contacts" in [m["key"] for m in visible_menus(env)]
+        keys = [m["key"] for m in visible_menus(env)]
+        assert "crm.contacts" in keys and "settings.users" in keys
 
 
 def test_records_cannot_be_moved_out_of_the_callers_scope(world):
@@ -276,3 +309,44 @@ def test_records_cannot_be_moved_out_of_the_callers_scope(world):
     with db.unit_of_work(u["M1"]) as env:  # a manager reassigns within the team
         env["crm.customer"].browse([c["R1"][0]]).write({"owner_id": u["R2"]})
         assert env["crm.customer"].browse([c["R1"][0]]).owner_id.id == u["R2"]
+
+
+def test_indexes_carry_the_scope_columns(world):
+    """An index on a field of an owned model is (field, id, scope columns…):
+    a scoped list sorted by that field is answered from the index alone
+    (``make bench`` measures it on 100,000 customers)."""
+    import sqlalchemy as sa
+    db = world["db"]
+    with db.transaction() as conn:
+        indexes = {i["name"]: i["column_names"] for i in sa.inspect(conn).get_indexes("crm_customer")}
+        contact = {i["name"]: i["column_names"] for i in sa.inspect(conn).get_indexes("crm_contact")}
+        users = {i["name"]: i["column_names"] for i in sa.inspect(conn).get_indexes("core_user")}
+    assert indexes["ix_crm_customer_name"] == ["name", "id", "owner_id", "department_id"]
+    assert indexes["ix_crm_customer_owner_id"] == ["owner_id"]  # references stay plain
+    assert contact["ix_crm_contact_name"] == ["name", "id", "customer_id"]  # follows its customer
+    assert users["ix_core_user_name"] == ["name"]  # readable by all: no scope to carry
+
+
+def test_grants_with_an_unknown_key_are_refused(world):
+    with world["db"].unit_of_work() as env:
+        role = env["core.role"].search([["code", "=", "sales_rep"]])
+        with pytest.raises(UserInputError, match="unknown key 'field_rules'"):
+            apply_grants(env, role.id, "sales_rep", {"field_rules": {"crm.customer": {"level": "hidden"}}})
+
+
+def test_a_page_just_found_is_read_without_testing_the_rules_again(world):
+    """search() then read() of the ids it found (a list page): the read
+    trusts the search of the same unit of work — until anything changes."""
+    db, u, c = world["db"], world["users"], world["customers"]
+    with db.unit_of_work(u["R1"]) as env:
+        page = env["crm.customer"].search([], limit=80)
+        with StatementCounter(db.engine) as counter:
+            assert len(page.read(["name"])) == 3
+        [sql] = [s for s in counter.statements if "FROM crm_customer" in s]
+        assert "owner_id" not in sql.split("WHERE", 1)[1]
+        with pytest.raises(NotFound):  # ids the search did not find are tested
+            env["crm.customer"].browse([*page.ids, c["R2"][0]]).read(["name"])
+        mine = page.browse([page.ids[0]])
+        env.sudo()["crm.customer"].browse(mine.ids).write({"owner_id": u["R2"], "department_id": None})
+        with pytest.raises(NotFound):  # the change is seen at once
+            page.read(["name"])

@@ -7,8 +7,10 @@ a free port) on a database of its own; the tests call it with
 and D2 (rep R3), director X (``sales_director``), buyer B (a ``purchaser``
 role holding no CRM permission); each rep owns three customers.
 """
+import csv
 import datetime as dt
 import http.client
+import io
 import json
 import threading
 import urllib.parse
@@ -326,6 +328,23 @@ def test_matrix(world, op, persona, owner):
     else:
         answer = call(world, persona, "GET", "/data/crm.customer/group", params=by_id)
         assert answer.json == {"groups": [{"id:count": 1 if visible else 0}]}
+
+
+@pytest.mark.parametrize("owner", REPS)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_export_matrix(world, persona, owner):
+    """``GET /data/MODEL/export`` of one record: in the file exactly when the
+    persona may read it; the buyer (no export permission) is refused."""
+    rid = world["customers"][owner][1]
+    answer = call(world, persona, "GET", "/data/crm.customer/export",
+                  params={"domain": json.dumps([["id", "=", rid]]), "fields": "id,name"})
+    if persona == "B":
+        assert answer.status == 403 and answer.error["code"] == "forbidden", answer
+        return
+    assert answer.status == 200, answer
+    rows = list(csv.reader(io.StringIO(answer.text, newline="")))
+    assert rows[0] == ["ID", "Name"]
+    assert rows[1:] == ([[str(rid), f"{owner}-客户1"]] if owner in VISIBLE[persona] else [])
 
 
 # -- versions, validation, tokens ------------------------------------------------------------

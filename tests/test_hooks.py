@@ -111,13 +111,72 @@ def test_hook_keel_roles(make_db):
         == [("thing_keeper", "Thing keeper", "Keeps things", "thingy")]
 
 
+def _flow_addon(name="flowy", version="1.0.0", transitions=None, **attrs):
+    """``test.thing`` with a ``state`` field and a two-state workflow on it."""
+    flow = {"model": "test.thing", "field": "state",
+            "states": [{"code": "draft", "label": "Draft"}, {"code": "done", "label": "Done"}],
+            "transitions": transitions or [{"action": "finish", "from": ["draft"], "to": "done"}]}
+    return addon_module(name, version=version, keel_models=hookimpl(
+        lambda: [thing_model(state=F.Char("State"))]), keel_workflows=hookimpl(lambda: [flow]), **attrs)
+
+
+def test_hook_keel_workflows(make_db, db_url):
+    db = setup(make_db, _flow_addon())
+    assert rows(db, "SELECT code, addon FROM core_workflow_state ORDER BY sequence") == [
+        ("draft", "flowy"), ("done", "flowy")]
+    with db.unit_of_work() as env:
+        thing = env["test.thing"].create({"name": "a"})
+        assert thing.state == "draft"
+        thing.action("finish")
+        assert thing.state == "done"
+    # a new version ships one more transition: it is added, the rest kept
+    newer = _flow_addon(version="1.1.0", transitions=[
+        {"action": "finish", "from": ["draft"], "to": "done"},
+        {"action": "reopen", "from": ["done"], "to": "draft"}])
+    db2 = reopen(db_url, newer)
+    run_installer(db2, "upgrade")
+    assert rows(db2, "SELECT action FROM core_workflow_transition ORDER BY sequence") == [
+        ("finish",), ("reopen",)]
+    run_installer(db2, "uninstall", ["flowy"])
+    assert rows(db2, "SELECT count(*) FROM core_workflow_state") == [(0,)]
+    assert rows(db2, "SELECT count(*) FROM core_workflow_transition") == [(0,)]
+    db2.dispose()
+
+
+def test_hook_keel_workflow_trigger(make_db):
+    calls = []
+
+    @hookimpl
+    def keel_workflow_trigger(env, model, records, action, name, params):
+        if name != "stamp":
+            return None
+        calls.append((model, list(records.ids), action, params["note"]))
+        records.env.sudo()[model].browse(records.ids).write({"note": params["note"]})
+        return True
+
+    addon = _flow_addon(keel_workflow_trigger=keel_workflow_trigger, transitions=[
+        {"action": "finish", "from": ["draft"], "to": "done",
+         "triggers": [{"kind": "hook", "name": "stamp", "note": "stamped"}]},
+        {"action": "skip", "from": ["draft"], "to": "done",
+         "triggers": [{"kind": "hook", "name": "nobody_handles_this"}]}])
+    db = setup(make_db, addon)
+    with db.unit_of_work() as env:
+        thing = env["test.thing"].create({"name": "a"})
+        thing.action("finish")
+        assert calls == [("test.thing", [thing.id], "finish", "stamped")]
+        assert thing.note == "stamped"
+    with pytest.raises(AddonError, match="nobody_handles_this"):
+        with db.unit_of_work() as env:
+            env["test.thing"].create({"name": "b"}).action("skip")
+
+
 def test_hook_keel_jobs(make_db):
     jobs = [{"key": "thingy.sweep", "label": "Sweep", "function": "tests.test_hooks:sweep",
              "cron": "0 3 * * *"},
             {"key": "thingy.poll", "label": "Poll", "function": "tests.test_hooks:sweep",
              "interval": 60}]
     db = setup(make_db, models_addon(keel_jobs=hookimpl(lambda: jobs)))
-    assert rows(db, "SELECT key, cron, interval, addon FROM core_job ORDER BY key") == [
+    assert rows(db, "SELECT key, cron, interval, addon FROM core_job WHERE addon = 'thingy' ORDER BY key") == [
         ("thingy.poll", None, 60, "thingy"), ("thingy.sweep", "0 3 * * *", None, "thingy")]
 
 
@@ -345,8 +404,9 @@ def test_data_hooks_run_in_dependency_order_not_registration_order(make_db):
         order.clear()
         assert env["test.thing"].create({"name": "n"}).note == "PC"
         assert order == ["P", "C"]
+        # the kernel's own addon (base) comes first, before every other
         assert [a for a, _ in env.registry.hooks.gather("keel_before_create", env=env, model="m",
-                                                         values_list=[])] == ["zz_parent", "aa_child"]
+                                                         values_list=[])] == ["base", "zz_parent", "aa_child"]
 
 
 def test_notification_hook_failure_is_logged_and_the_others_run(make_db, caplog):

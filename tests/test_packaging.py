@@ -41,3 +41,31 @@ def test_wheel_contains_code_addons_and_config(tmp_path):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "keel = core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(n.startswith("tests/") for n in names)
+
+
+def test_every_kernel_module_imports_first():
+    """Whichever kernel module a program imports first, it imports (no
+    import cycle that works only in one order)."""
+    import subprocess
+    import sys
+    script = """
+import importlib, pkgutil, sys
+import core
+# core.wsgi builds the production app at import: it needs a real secret
+names = sorted(m.name for m in pkgutil.walk_packages(core.__path__, "core.")
+               if not m.name.endswith("__main__") and m.name != "core.wsgi")
+failed = []
+for name in names:
+    for loaded in [k for k in sys.modules if k == "core" or k.startswith(("core.", "addons"))]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed.append(f"{name}: {exc!r}")
+print(len(names))
+print("\\n".join(failed))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    count, *failed = done.stdout.strip().split("\n")
+    assert int(count) > 30 and [f for f in failed if f] == []

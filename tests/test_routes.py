@@ -24,7 +24,7 @@ from tests.test_api_security import make_app
 PUBLIC_PATHS = {"/web/login", "/api/v1/auth/token", "/api/v1/openapi.json"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 #: values tried for a route's variables: an id, a model, any text, a path
-SAMPLES = (1, "crm.customer", "x", "x/y")
+SAMPLES = (1, "crm.customer", "x", "x/y", "approve")
 
 
 def is_public(rule):

@@ -1,4 +1,4 @@
-"""crm_base models: ``crm.customer`` and ``crm.contact``."""
+"""crm_base models: ``crm.customer``, ``crm.contact`` and ``crm.opportunity``."""
 from core import fields as F
 from core.i18n import _
 from core.models import Model
@@ -14,6 +14,9 @@ SOURCES = [("referral", _("Referral")), ("website", _("Website")), ("phone", _("
            ("exhibition", _("Exhibition")), ("advertising", _("Advertising")),
            ("campaign", _("Campaign")), ("other", _("Other"))]
 GENDERS = [("male", _("Male")), ("female", _("Female"))]
+#: the stages of an opportunity: the states of its workflow (see workflow.py)
+STAGES = [("new", _("New")), ("qualified", _("Qualified")), ("proposal", _("Proposal")),
+          ("negotiation", _("Negotiation")), ("won", _("Won")), ("lost", _("Lost"))]
 
 
 def models():
@@ -54,5 +57,19 @@ def models():
             "mobile": F.Char(_("Mobile"), index=True),
             "email": F.Char(_("Email")),
             "birthday": F.Date(_("Birthday")),
+        }),
+        Model("crm.opportunity", _("Opportunity"), order="expected_close, id", fields={
+            "name": F.Char(_("Name"), required=True, index=True),
+            "customer_id": F.Many2one("crm.customer", _("Customer"), required=True, ondelete="restrict"),
+            "contact_id": F.Many2one("crm.contact", _("Contact")),
+            "amount": F.Decimal(_("Amount"), digits=18, scale=2),
+            "probability": F.Integer(_("Probability (%)"), default=10),
+            "expected_close": F.Date(_("Expected close")),
+            "stage": F.Selection(_("Stage"), options=STAGES, index=True,
+                                 help=_("Changes only through the workflow's actions")),
+            "owner_id": F.Many2one("core.user", _("Owner")),
+            "department_id": F.Many2one("core.department", _("Department")),
+            "lost_reason": F.Text(_("Lost reason")),
+            "description": F.Text(_("Description")),
         }),
     ]

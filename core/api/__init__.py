@@ -6,7 +6,10 @@ Layout:
   contract's error answers ``{"error": {"code", "message", "details"}}``;
 * :mod:`core.api.http` — bearer tokens, the unit of work of a request,
   query-string parsing and JSON serialisation;
-* :mod:`core.api.routes` — the routes: parse → model API → serialise.
+* :mod:`core.api.routes` — the routes: parse → model API → serialise;
+* :mod:`core.api.export`, :mod:`core.api.fields`, :mod:`core.api.actions`,
+  :mod:`core.api.activity` — export files, user-defined fields, workflow
+  actions, per-user audit activity.
 
 Every call but ``POST /auth/token`` needs ``Authorization: Bearer TOKEN``
 (401 ``unauthorized`` otherwise); each request is one unit of work as the
@@ -26,4 +29,6 @@ def init_app(app):
     errors.init_app(app)
 
 
-from . import routes  # noqa: E402,F401  (the routes and the blueprint's hooks)
+# the routes and the blueprint's hooks, then the routes of each topic
+from . import routes  # noqa: E402,F401
+from . import activity, actions, approvals, export, fields  # noqa: E402,F401

@@ -8,7 +8,9 @@ exactly as a missing one.
 import sqlalchemy as sa
 from flask import current_app, request
 
+from .. import workflow
 from ..errors import AccessDenied, NotFound, UserInputError
+from ..i18n import translate
 from ..security import audit
 from ..security.auth import MAX_PASSWORD_LENGTH, authenticate, issue_token
 from . import PUBLIC_ENDPOINTS, bp, http
@@ -88,37 +90,43 @@ def meta_model(env, model):
 def _describe(env, meta, lang):
     """A model as the caller sees it: hidden fields left out, fields it may
     not change marked read-only, labels in its language; plus what the
-    caller may do with the model (``access``)."""
+    caller may do with the model (``access``) and its ``workflow`` where it
+    has one."""
     access = env.access
     hidden, readonly = access.hidden(meta), access.readonly(meta)
     data = meta.describe()
-    data["label"] = _translate(data["label"], lang)
-    data["fields"] = [_describe_field(f, lang, f["name"] in readonly)
+    data["label"] = translate(data["label"], lang)
+    data["fields"] = [describe_field(f, lang, f["name"] in readonly)
                       for f in data["fields"] if f["name"] not in hidden]
     data["access"] = {op: access.allowed(meta.name, op) for op in ("read", "create", "write", "delete")}
+    flow = workflow.matrix(env, meta.name)
+    if flow is not None:
+        data["workflow"] = _describe_workflow(flow, lang)
+        for fdata in data["fields"]:  # the state field changes only through actions
+            if fdata["name"] == flow.field:
+                fdata["readonly"] = True
     return data
 
 
-def _describe_field(data, lang, readonly):
-    data["label"] = _translate(data["label"], lang)
+def _describe_workflow(flow, lang):
+    """``{"field", "states", "transitions", "field_modes"}``, labels in the
+    caller's language."""
+    data = flow.describe()
+    for item in data["states"] + data["transitions"]:
+        item["label"] = translate(item["label"], lang)
+    return data
+
+
+def describe_field(data, lang, readonly):
+    data["label"] = translate(data["label"], lang)
     data["readonly"] = bool(data["readonly"] or readonly)
     if data.get("help"):
-        data["help"] = _translate(data["help"], lang)
+        data["help"] = translate(data["help"], lang)
     for option in data.get("selection") or ():
-        option["label"] = _translate(option["label"], lang)
+        option["label"] = translate(option["label"], lang)
     return data
 
 
-def _translate(text, lang):
-    """Labels are declared in English (``core.i18n._``); translated where a
-    catalog has them."""
-    if lang == "en" or not isinstance(text, str):
-        return text
-    try:
-        from ..web.i18n import CATALOG
-    except ImportError:  # the web UI's catalog is optional here
-        return text
-    return CATALOG.get(lang, {}).get(text, text)
 
 
 # -- data --------------------------------------------------------------------------------

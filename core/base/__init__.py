@@ -9,7 +9,10 @@ from core import fields as F
 from core.i18n import _
 from core.models import Model
 
+from .approval_models import approval_models
+from .field_models import field_models
 from .security_models import security_models
+from .workflow_models import workflow_models
 
 manifest = {
     "name": "base",
@@ -113,16 +116,65 @@ def keel_models():
                   "relation": F.Char(_("Relation")),
                   "required": F.Boolean(_("Required")),
                   "indexed": F.Boolean(_("Indexed")),
+                  # the default as text, converted by the field's type
+                  "default_value": F.Char(_("Default")),
               }),
-    ] + security_models()
+    ] + security_models() + field_models() + workflow_models() + approval_models()
+
+
+#: written only by the approval service (``core.approvals``), which checks
+#: who may decide what; nobody changes them through the model API
+_APPROVAL_RECORDS = ("core.approval_request", "core.approval_task")
+
+
+#: changed only by the user-defined field service (``core.custom_fields``),
+#: which alters the table's column with the row
+_FIELD_RECORDS = ("core.field", "core.field_archive")
+
+
+def _service_only(env, model):
+    from core.errors import AccessDenied
+    if model in _FIELD_RECORDS and not env.su:
+        raise AccessDenied(f"{model} records change only through `keel field` or "
+                           "/api/v1/meta/models/MODEL/fields", {"model": model})
+    from core.approvals import SERVICE
+    if model in _APPROVAL_RECORDS and not env.context.get(SERVICE):
+        raise AccessDenied(f"{model} records change only through approvals "
+                           "(approve, reject, withdraw…)", {"model": model})
+
+
+@hookimpl
+def keel_before_create(env, model, values_list):
+    _service_only(env, model)
+    if model == "core.approval_policy":
+        from core.approvals import check_policy
+        for n, values in enumerate(values_list):
+            check_policy(env, values, f"approval policy {values.get('name') or n}")
 
 
 @hookimpl
 def keel_before_write(env, model, records, values):
+    _service_only(env, model)
+    if model == "core.approval_policy" and ("levels" in values or "condition" in values):
+        from core.approvals import check_policy
+        for row in records.read(["name", "model"]):
+            check_policy(env, {**values, "model": values.get("model", row["model"])},
+                         f"approval policy {row['name']}")
     # deactivating a user ends their web sessions for good: reactivating
     # them later does not bring old cookies back to life
     if model == "core.user" and values.get("active") is False:
         values["session_epoch"] = int(env.now.timestamp())
+
+
+@hookimpl
+def keel_before_unlink(env, model, records):
+    _service_only(env, model)
+
+
+@hookimpl
+def keel_jobs():
+    return [{"key": "core.approvals.remind", "label": _("Approval reminders and escalation"),
+             "function": "core.approvals:remind_and_escalate", "interval": 3600}]
 
 
 @hookimpl

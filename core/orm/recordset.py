@@ -7,13 +7,19 @@ import re
 
 import sqlalchemy as sa
 
-from .. import sequences
+from .. import sequences, workflow
+from ..workflow import rules as _workflow
 from ..errors import AccessDenied, Conflict, NotFound, UserInputError, ValidationError
 from ..registry import MAGIC
 from ..security import audit
 from ..security.access import SECURITY_MODELS
 from . import read_group as _group
 from .domain import Query, compile_domain, compile_order, page
+
+#: ``env.cache`` key of ``{model: ids}`` that a search of this unit of work
+#: found under the caller's record rules (forgotten on any change), for at
+#: most this many ids per search
+_SEEN, _SEEN_MAX = "seen", 1000
 
 #: Kept by the kernel; a caller never gives them (``version`` on a write is
 #: the version the caller read, taken out before the values are checked).
@@ -110,6 +116,7 @@ class Recordset:
 
     def _invalidate(self, ids=None):
         cache = self.env.cache
+        cache.pop(_SEEN, None)  # a change may move any record out of the caller's rules
         name = self._meta.name
         for rid in self.ids if ids is None else ids:
             cache.pop((name, rid), None)
@@ -178,6 +185,8 @@ class Recordset:
     def _touch_security(self):
         if self._meta.name in SECURITY_MODELS and self.env.db is not None:
             self.env.db.touch_security(self.env.conn)
+        if self._meta.name in workflow.WORKFLOW_MODELS:
+            workflow.changed(self.env, self._meta.name)
 
     def _guard(self, op, values=None):
         """403 unless the caller may ``op`` this model (and write these fields)."""
@@ -241,11 +250,12 @@ class Recordset:
         meta, env = self._meta, self.env
         self._guard("create")
         rows, relations = self._check_batch(rows_in, single)
+        state_required = _workflow.start(self, rows, single)  # the initial state, or refused
         self._apply_defaults(rows)
         self._apply_computed(rows)
         self._apply_sequences(rows)
         _before(env, "keel_before_create", model=meta.name, values_list=rows)
-        self._check_required(rows)
+        self._check_required(rows, [*meta.required, *state_required] if state_required else None)
         keys = set()
         for row in rows:
             keys.update(row)
@@ -500,7 +510,12 @@ class Recordset:
         query, where = self._select(None, domain)
         stmt = sa.select(query.root.c.id)
         stmt = self._paged(query, stmt, where, order, limit, offset)
-        return self.browse(self.env.conn.execute(stmt).scalars().all())
+        ids = self.env.conn.execute(stmt).scalars().all()
+        if ids and len(ids) <= _SEEN_MAX and not self.env.access.unrestricted:
+            # found under the caller's rules in this unit of work: reading
+            # them next (a list page) need not test the rules again
+            self.env.cache.setdefault(_SEEN, {}).setdefault(self._meta.name, set()).update(ids)
+        return self.browse(ids)
 
     def _paged(self, query, stmt, where, order, limit, offset):
         clauses = compile_order(query, order, self._meta.order)
@@ -539,7 +554,9 @@ class Recordset:
         names, columns, x2many = self._read_plan(fields)
         table = self._meta.table
         by_id = {}
-        stmt = self._by_ids_statement("read", [table.c[n] for n in columns])
+        seen = self.env.cache.get(_SEEN, {}).get(self._meta.name)
+        stmt = self._by_ids_statement("read", [table.c[n] for n in columns],
+                                      scoped=not (seen and seen.issuperset(self.ids)))
         for chunk in _chunks(self.ids):
             result = self.env.conn.execute(stmt, {"ids": chunk})
             keys = list(result.keys())
@@ -562,7 +579,7 @@ class Recordset:
             for n in names:
                 if n not in meta.fields or n in hidden:
                     raise UserInputError(f"{meta.name} has no field {n!r}")
-        columns = [n for n in names if meta.fields[n].column]
+        columns = _workflow.read_columns(self, [n for n in names if meta.fields[n].column])
         x2many = [meta.fields[n] for n in names if not meta.fields[n].column]
         return names, columns, x2many
 
@@ -581,7 +598,7 @@ class Recordset:
                 linked = self._x2many_ids(field, ids)
                 for r in rows:
                     r[field.name] = linked[r["id"]]
-        return rows
+        return _workflow.hide(self, rows, names)  # fields hidden in a record's state
 
     def _display_names(self):
         """``{id: display name}`` in one query."""
@@ -630,6 +647,7 @@ class Recordset:
         values = dict(values)
         expected = values.pop("version", None)
         converted, relations = self._check(values)
+        _workflow.check_write(self, converted, relations)  # state field, per-state field modes
         per_record = self._recompute_for_write(converted) if meta.computed else None
         _before(env, "keel_before_write", model=meta.name, records=self, values=converted)
         self._check_required([converted], [f for f in meta.required if f in converted])
@@ -747,6 +765,17 @@ class Recordset:
                 converted[f.name] = f.convert(f.compute(row))
             except ValueError as exc:
                 raise self._invalid(f.name, None, f"computed value: {exc}") from None
+
+    # -- workflow --------------------------------------------------------
+    def action(self, name, comment=None):
+        """Run the workflow action ``name`` on every record: a list of
+        ``core.workflow.Outcome`` (the transition ran, or an approval holds
+        it). The checks and their errors: ``core.workflow.engine``."""
+        return workflow.run(self, name, comment)
+
+    def allowed_actions(self):
+        """``{id: [action, …]}``: what the caller may run on each record now."""
+        return workflow.allowed_actions(self)
 
     # -- unlink ----------------------------------------------------------
     def unlink(self):

@@ -26,7 +26,7 @@ OPS = ("read", "create", "write", "delete", "export", "import", "approve")
 #: Models whose changes alter someone's access rules: changing one moves the
 #: security version, which drops every cached set of rules (``core.db``).
 SECURITY_MODELS = frozenset({"core.user", "core.role", "core.permission", "core.field_rule",
-                             "core.department"})
+                             "core.department", "core.share"})
 
 
 class Access:
@@ -41,9 +41,10 @@ class Access:
         self._field_modes = {}   # (model, role_id) -> {field: mode}
         self.role_ids = []
         self._department = None
+        self._shared_models = frozenset()  # models with a record shared with the user
         if snapshot is not None:
             (self.role_ids, self.admin, self.perms, self._field_modes, self._department,
-             self._tree, self._cache) = snapshot
+             self._tree, self._shared_models, self._cache) = snapshot
             return
         if self.superuser:
             return
@@ -66,6 +67,18 @@ class Access:
                                 .where(rules.c.role_id.in_(self.role_ids))):
             by_role.setdefault((row.model, row.role_id), {})[row.field] = row.mode
         self._field_modes = by_role
+        self._shared_models = self._load_shared_models()
+
+    def _load_shared_models(self):
+        """The models where something is shared with the user or their
+        department: only their rules carry the sharing condition (a share
+        moves the security version, so this stays true)."""
+        share = self.env.registry["core.share"].table
+        who = share.c.user_id == self.env.uid
+        depts = self.department_ids(False)
+        if depts:
+            who = sa.or_(who, share.c.department_id == depts[0])
+        return frozenset(self.env.conn.execute(sa.select(share.c.model).where(who).distinct()).scalars())
 
     def snapshot(self):
         """What ``Access(env, snapshot)`` needs to rebuild these rules with no
@@ -74,18 +87,21 @@ class Access:
         # _cache (field sets, compiled conditions, statements) depends on
         # nothing else, so units of work of the same user share it
         return (self.role_ids, self.admin, self.perms, self._field_modes, self._department,
-                self._tree, self._cache)
+                self._tree, self._shared_models, self._cache)
 
     @property
     def unrestricted(self):
         return self.superuser or self.admin
 
     # -- operations --------------------------------------------------------
-    def allowed(self, model, op):
+    def allowed(self, model, op, explicit=False):
+        """May the user ``op`` records of ``model``? ``explicit``: only by a
+        permission of their roles, not because everyone may read the model
+        (menus: the org chart is readable by all, administering it is not)."""
         if self.unrestricted:
             return True
         meta = self.env.registry.models.get(model)
-        if op == "read" and meta is not None and meta.readable_by_all:
+        if op == "read" and not explicit and meta is not None and meta.readable_by_all:
             return True
         return any(p[f"perm_{op}"] for p in self.perms.get(model, ()))
 
@@ -182,7 +198,10 @@ class Access:
             if perm.get("domain"):
                 term = sa.and_(term, self._domain(meta, table, perm["domain"]))
             terms.append(term)
-        terms.append(self._shared(meta, table, mode))
+        if meta.name in self._shared_models:
+            terms.append(self._shared(meta, table, mode))
+        if not terms:
+            return sa.false()
         return sa.or_(*terms)
 
     def _scope(self, meta, table, scope):

@@ -28,6 +28,10 @@ def split_role(item):
 
 def apply_grants(env, role_id, code, grants, addon=None):
     """Create or update the role's permissions and field rules from ``grants``."""
+    unknown = sorted(set(grants) - set(GRANT_KEYS))
+    if unknown:
+        raise UserInputError(f"role {code}: unknown key {unknown[0]!r} "
+                             f"(one of {', '.join(GRANT_KEYS)})")
     permissions = grants.get("permissions") or {}
     scopes = grants.get("scopes") or {}
     domains = grants.get("domains") or {}

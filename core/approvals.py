@@ -1,0 +1,524 @@
+"""Approval chains: policies that hold a workflow action until approved.
+
+A policy sits on (model, action) with an optional condition domain and
+ordered levels. Running the action on a record the policy holds creates an
+approval request and leaves the record as it was; the levels then run in
+order (sequential across levels), each with its approvers in parallel
+(the brochure's 同步/异步), and the final approval runs the transition as
+the requester. Approvers are resolved to users when their level starts and
+get one ``core.approval_task`` each, so "waiting on me" is one indexed
+query on pending tasks.
+
+Every step — submitted, approved, rejected, withdrawn, sent back, co-signer
+added, level skipped or handed to the fallback user, reminded, escalated —
+is an ``approval`` entry of the audit log on the record, so the record's
+history shows the whole chain.
+
+Concurrency: a decision locks the request row (``SELECT … FOR UPDATE`` on
+PostgreSQL; SQLite has one writer at a time) and moves tasks and levels
+with compare-and-set updates, so two approvers acting at the same moment
+can never advance a level twice or run the transition twice — the second
+gets a 409.
+"""
+import sqlalchemy as sa
+
+from .errors import AccessDenied, Conflict, NotFound, UserInputError
+from .security import audit
+
+POLICY, REQUEST, TASK = "core.approval_policy", "core.approval_request", "core.approval_task"
+APPROVER_TYPES = ("user", "role", "manager", "manager_up")
+MODES = ("any", "all", "count")
+#: the context key the service writes under; the base addon refuses any
+#: other write of requests and tasks (see ``core.base``)
+SERVICE = "approval_service"
+
+
+# -- policies ------------------------------------------------------------------------------
+def check_levels(env, levels, where="levels"):
+    """The levels of a policy, checked: every mistake names its key path
+    (``levels[1].approvers.role: unknown role 'x'``). Returns them
+    normalised (``mode`` defaulted to ``any``)."""
+    if not isinstance(levels, list) or not levels:
+        raise UserInputError(f"{where}: expected a non-empty list of levels")
+    out = []
+    for n, level in enumerate(levels):
+        at = f"{where}[{n}]"
+        if not isinstance(level, dict):
+            raise UserInputError(f"{at}: expected a mapping with approvers and mode")
+        unknown = sorted(set(level) - {"approvers", "mode", "count", "label"})
+        if unknown:
+            raise UserInputError(f"{at}.{unknown[0]}: unknown key")
+        approvers = level.get("approvers")
+        if not isinstance(approvers, dict):
+            raise UserInputError(f"{at}.approvers: expected a mapping with a type")
+        kind = approvers.get("type")
+        if kind not in APPROVER_TYPES:
+            raise UserInputError(f"{at}.approvers.type: {kind!r} is not one of {', '.join(APPROVER_TYPES)}")
+        if kind == "user":
+            logins = approvers.get("logins")
+            if not isinstance(logins, list) or not logins or not all(isinstance(x, str) for x in logins):
+                raise UserInputError(f"{at}.approvers.logins: expected a list of logins")
+            known = {r["login"] for r in env.sudo()["core.user"].search_read(
+                [["login", "in", logins]], ["login"])}
+            missing = [x for x in logins if x not in known]
+            if missing:
+                raise UserInputError(f"{at}.approvers.logins: unknown user {missing[0]!r}")
+        elif kind == "role":
+            role = approvers.get("role")
+            if not isinstance(role, str) or not env.sudo()["core.role"].search([["code", "=", role]], limit=1):
+                raise UserInputError(f"{at}.approvers.role: unknown role {role!r}")
+        elif kind == "manager_up":
+            up = approvers.get("levels", 1)
+            if not isinstance(up, int) or isinstance(up, bool) or not 1 <= up <= 20:
+                raise UserInputError(f"{at}.approvers.levels: expected a whole number 1..20, got {up!r}")
+        mode = level.get("mode", "any")
+        if mode not in MODES:
+            raise UserInputError(f"{at}.mode: {mode!r} is not one of {', '.join(MODES)}")
+        count = level.get("count")
+        if mode == "count" and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+            raise UserInputError(f"{at}.count: mode count needs a whole number ≥ 1, got {count!r}")
+        out.append({**level, "mode": mode})
+    return out
+
+
+def check_policy(env, values, where="approvals"):
+    """Checks of a policy's values as they will be stored (create or write
+    of ``core.approval_policy``, templates)."""
+    model = values.get("model")
+    if model is not None and model not in env.registry.models:
+        raise UserInputError(f"{where}.model: unknown model {model!r}")
+    if "levels" in values:
+        values["levels"] = check_levels(env, values["levels"], f"{where}.levels")
+    condition = values.get("condition")
+    if condition and model:
+        try:
+            env.sudo()[model].search_count(condition)
+        except UserInputError as exc:
+            raise UserInputError(f"{where}.condition: {exc}") from None
+
+
+def _matching_policy(env, model, action, record_id):
+    """The first active policy (by name) on ``model``/``action`` whose
+    condition the record matches, or ``None``."""
+    policies = env.sudo()[POLICY].search_read(
+        [["model", "=", model], ["action", "=", action], ["active", "=", True]],
+        ["name", "condition", "levels", "allow_self_approval", "fallback", "fallback_user_id",
+         "remind_after_hours", "escalate_after_hours"], order="name")
+    for policy in policies:
+        condition = policy["condition"] or []
+        if not condition or env.sudo()[model].search_count([["id", "=", record_id], *condition]):
+            return policy
+    return None
+
+
+# -- submitting ------------------------------------------------------------------------------
+def gate(record, action, comment=None):
+    """Called by the workflow after every check of a transition passed and
+    before it runs. ``None``: no policy holds it (or every level was
+    skipped) — run it now; else the pending request (a dict)."""
+    env = record.env
+    if env.context.get(SERVICE):  # the final approval running the transition
+        return None
+    policy = _matching_policy(env, record._name, action, record.id)
+    if policy is None:
+        return None
+    requests = _service(env)[REQUEST]
+    if requests.search([["model", "=", record._name], ["record_id", "=", record.id],
+                        ["action", "=", action], ["state", "=", "pending"]], limit=1):
+        raise Conflict(f"{record._name} {record.id}: {action} is already waiting for approval",
+                       {"model": record._name, "id": record.id, "action": action})
+    snapshot = {k: policy[k] for k in ("id", "name", "levels", "allow_self_approval", "fallback",
+                                       "remind_after_hours", "escalate_after_hours")}
+    snapshot["fallback_user_id"] = (policy["fallback_user_id"] or {}).get("id")
+    made = requests.create({"policy_id": policy["id"], "policy": snapshot, "model": record._name,
+                            "record_id": record.id, "action": action, "comment": comment,
+                            "requester_id": env.uid, "level": 0, "level_started_at": env.now})
+    _event(env, _read(env, made.id), "submitted", 0, comment)
+    if _start_level(env, made.id, 0, run=False) == "approved":
+        return None  # every level was skipped: the caller runs the action now
+    return describe(env, made.id)
+
+
+# -- deciding --------------------------------------------------------------------------------
+def approve(env, request_id, comment=None):
+    return _decide(env, request_id, "approved", comment)
+
+
+def reject(env, request_id, comment=None):
+    return _decide(env, request_id, "rejected", comment)
+
+
+def send_back(env, request_id, comment=None):
+    """退回: the current level's approver sends the request back one level;
+    that level's approvers decide again."""
+    return _decide(env, request_id, "returned", comment)
+
+
+def withdraw(env, request_id, comment=None):
+    """The requester takes a pending request back; nothing runs."""
+    request = _locked(env, request_id)
+    if request["requester_id"] != env.uid:
+        raise AccessDenied("only the requester may withdraw a request", {"id": request_id})
+    _pending(request)
+    _close(env, request, "withdrawn")
+    _event(env, request, "withdrawn", request["level"], comment)
+    return describe(env, request_id)
+
+
+def add_cosigner(env, request_id, user_id, comment=None):
+    """加签: a current approver adds another user to the current level; the
+    level then also waits for that user's approval."""
+    request = _locked(env, request_id)
+    _pending(request)
+    _my_task(env, request)
+    user = env.sudo()["core.user"].search_read([["id", "=", user_id], ["active", "=", True]], ["name"])
+    if not user:
+        raise UserInputError(f"co-signer: no active user with id {user_id!r}", {"field": "user_id"})
+    tasks = _service(env)[TASK]
+    if tasks.search([["request_id", "=", request_id], ["level", "=", request["level"]],
+                     ["approver_id", "=", user_id], ["state", "=", "pending"]], limit=1):
+        raise Conflict(f"{user[0]['name']} already approves this level", {"user_id": user_id})
+    tasks.create({"request_id": request_id, "level": request["level"], "approver_id": user_id,
+                  "cosigner": True})
+    _notify(env, [user_id], request, "approval requested")
+    _event(env, request, "cosigner", request["level"], comment, user=user_id)
+    return describe(env, request_id)
+
+
+def _decide(env, request_id, decision, comment):
+    request = _locked(env, request_id)
+    _pending(request)
+    task = _my_task(env, request)
+    level = request["level"]
+    if decision == "returned" and level == 0:
+        raise Conflict("the request is at its first level: reject it instead", {"id": request_id})
+    tasks = _service(env)[TASK]
+    table = env.registry[TASK].table
+    done = env.conn.execute(sa.update(table).where(table.c.id == task["id"], table.c.state == "pending")
+                            .values(state=decision, comment=comment, decided_at=env.now,
+                                    version=table.c.version + 1)).rowcount
+    if done != 1:  # someone decided this task meanwhile
+        raise Conflict("this approval was decided meanwhile", {"id": request_id})
+    _event(env, request, decision, level, comment)
+    if decision == "rejected":
+        _close(env, request, "rejected")
+        _notify(env, [request["requester_id"]], request, "approval rejected", comment)
+    elif decision == "returned":
+        _cancel_pending(env, request_id)
+        _move_level(env, request, level - 1)
+    elif _level_complete(tasks, request, level):
+        _cancel_pending(env, request_id)
+        if level + 1 < len(request["policy"]["levels"]):
+            _move_level(env, request, level + 1)
+        else:
+            _start_level(env, request_id, level + 1)  # past the last: approved, runs the action
+    return describe(env, request_id)
+
+
+def _level_complete(tasks, request, level):
+    rows = tasks.search_read([["request_id", "=", request["id"]], ["level", "=", level],
+                              ["state", "in", ["pending", "approved"]]], ["state", "cosigner"])
+    if any(r["cosigner"] and r["state"] != "approved" for r in rows):
+        return False  # co-signers always sign
+    regular = [r for r in rows if not r["cosigner"]]
+    approved = sum(r["state"] == "approved" for r in regular)
+    spec = request["policy"]["levels"][level]
+    if spec["mode"] == "any":
+        return approved >= 1 or not regular
+    if spec["mode"] == "all":
+        return approved == len(regular)
+    return approved >= min(spec.get("count") or 1, len(regular))
+
+
+def _move_level(env, request, level):
+    table = env.registry[REQUEST].table
+    moved = env.conn.execute(sa.update(table).where(table.c.id == request["id"],
+                                                    table.c.level == request["level"],
+                                                    table.c.state == "pending")
+                             .values(level=level, level_started_at=env.now,
+                                     version=table.c.version + 1)).rowcount
+    if moved != 1:
+        raise Conflict("the request moved meanwhile", {"id": request["id"]})
+    _start_level(env, request["id"], level)
+
+
+def _start_level(env, request_id, level, run=True):
+    """Resolve the approvers of ``level`` and give each a task; a level
+    with nobody follows the policy's fallback. Past the last level the
+    request is approved and (``run``) the action runs as the requester.
+    Returns the request's state."""
+    request = _read(env, request_id)
+    levels = request["policy"]["levels"]
+    while level < len(levels):
+        approvers = resolve_approvers(env, request, levels[level])
+        if not approvers and request["policy"].get("fallback") == "user" \
+                and request["policy"].get("fallback_user_id"):
+            approvers = [request["policy"]["fallback_user_id"]]
+            _event(env, request, "fallback", level, None, user=approvers[0])
+        if approvers:
+            _set_level(env, request, level)
+            tasks = _service(env)[TASK]
+            tasks.create([{"request_id": request_id, "level": level, "approver_id": uid}
+                          for uid in approvers])
+            _notify(env, approvers, request, "approval requested")
+            return "pending"
+        _event(env, request, "skipped", level, "no approver")
+        level += 1
+    _set_level(env, request, level)
+    _close(env, request, "approved")
+    _event(env, request, "approved_final", level, None)
+    _notify(env, [request["requester_id"]], request, "approval granted")
+    if run:
+        _run_as_requester(env, request)
+    return "approved"
+
+
+def _set_level(env, request, level):
+    if request["level"] != level:
+        _service(env)[REQUEST].browse([request["id"]]).write({"level": level,
+                                                              "level_started_at": env.now})
+        request["level"] = level
+
+
+def resolve_approvers(env, request, level):
+    """User ids of a level's approvers for this request: active users only,
+    the requester left out unless the policy allows self-approval."""
+    spec = level["approvers"]
+    kind = spec["type"]
+    users = env.sudo()["core.user"]
+    if kind == "user":
+        ids = users.search([["login", "in", spec["logins"]], ["active", "=", True]]).ids
+    elif kind == "role":
+        role = env.sudo()["core.role"].search([["code", "=", spec["role"]]], limit=1)
+        ids = users.search([["roles", "in", list(role.ids)], ["active", "=", True]]).ids if role else []
+    else:
+        up = 1 if kind == "manager" else spec.get("levels", 1)
+        manager = _manager_up(env, request["requester_id"], up)
+        ids = [manager] if manager else []
+    if not request["policy"].get("allow_self_approval"):
+        ids = [i for i in ids if i != request["requester_id"]]
+    return sorted(set(ids))
+
+
+def _manager_up(env, user_id, levels):
+    """The ``levels``-th manager above the user: the manager of their
+    department (of the department above when they manage it themselves),
+    and so on up the tree; ``None`` where the chain ends."""
+    users = env.registry["core.user"].table
+    depts = env.registry["core.department"].table
+    conn = env.conn
+    dept = conn.execute(sa.select(users.c.department_id).where(users.c.id == user_id)).scalar()
+    current = user_id
+    seen = set()
+    for _ in range(levels):
+        manager = None
+        while dept is not None and dept not in seen:
+            seen.add(dept)
+            row = conn.execute(sa.select(depts.c.manager_id, depts.c.parent_id)
+                               .where(depts.c.id == dept)).first()
+            if row is None:
+                break
+            dept = row.parent_id
+            if row.manager_id is not None and row.manager_id != current:
+                manager = row.manager_id
+                break
+        if manager is None:
+            return None
+        current = manager
+    active = conn.execute(sa.select(users.c.active).where(users.c.id == current)).scalar()
+    return current if active else None
+
+
+def _run_as_requester(env, request):
+    """The final approval: the transition runs as the requester, with the
+    requester's rights, through the workflow (its checks run again)."""
+    from .orm.env import Env
+    from .workflow.engine import run
+    requester = Env(env.db, env.conn, env.registry, request["requester_id"],
+                    context={**env.context, SERVICE: request["id"]}, now=env.now)
+    record = requester[request["model"]].browse([request["record_id"]])
+    run(record, request["action"], request.get("comment"), through_gate=False)
+
+
+# -- reading ---------------------------------------------------------------------------------
+def describe(env, request_id):
+    """A request as the API answers it."""
+    request = _read(env, request_id)
+    return {"id": request["id"], "model": request["model"], "record_id": request["record_id"],
+            "action": request["action"], "state": request["state"], "level": request["level"],
+            "levels": len(request["policy"]["levels"]), "requester": request["requester"],
+            "comment": request["comment"], "policy": request["policy"]["name"]}
+
+
+def inbox(env, limit=None, offset=0):
+    """``(items, total)``: the pending requests waiting on the user."""
+    domain = [["approver_id", "=", env.uid], ["state", "=", "pending"],
+              ["request_id.state", "=", "pending"]]
+    tasks = env.sudo()[TASK]
+    rows = tasks.search_read(domain, ["request_id"], order="request_id desc", limit=limit,
+                             offset=offset)
+    ids = [r["request_id"]["id"] for r in rows]
+    return [describe(env, i) for i in ids], tasks.search_count(domain)
+
+
+def involved(env, state=None, limit=None, offset=0):
+    """``(items, total)``: requests the user made or had a part in."""
+    mine = {r["request_id"]["id"] for r in env.sudo()[TASK].search_read(
+        [["approver_id", "=", env.uid]], ["request_id"])}
+    domain = ["|", ["requester_id", "=", env.uid], ["id", "in", sorted(mine)]]
+    if state:
+        domain.append(["state", "=", state])
+    requests = env.sudo()[REQUEST]
+    found = requests.search(domain, order="id desc", limit=limit, offset=offset)
+    return [describe(env, i) for i in found.ids], requests.search_count(domain)
+
+
+def tasks_of(env, request_id):
+    """The request's tasks (who, level, state, comment), for its page."""
+    _visible_request(env, request_id)
+    rows = env.sudo()[TASK].search_read([["request_id", "=", request_id]],
+                                        ["level", "approver_id", "state", "cosigner", "comment",
+                                         "decided_at"])
+    return [{**r, "approver": (r.pop("approver_id") or {}).get("name")} for r in rows]
+
+
+def _visible_request(env, request_id):
+    """The request if the user made it, has a part in it, or may see its
+    record; ``NotFound`` otherwise, as for a missing one."""
+    request = _read(env, request_id)
+    if env.access.unrestricted or request["requester_id"] == env.uid:
+        return request
+    if env.sudo()[TASK].search([["request_id", "=", request_id], ["approver_id", "=", env.uid]],
+                               limit=1):
+        return request
+    if env.access.allowed(request["model"], "read") and \
+            env[request["model"]].search([["id", "=", request["record_id"]]], limit=1):
+        return request
+    raise NotFound(f"approval request {request_id} does not exist", {"id": request_id})
+
+
+# -- reminders -------------------------------------------------------------------------------
+def remind_and_escalate(env):
+    """The scheduler's job: remind approvers whose task waits longer than
+    the policy's ``remind_after_hours`` (once per period), and after
+    ``escalate_after_hours`` add their manager to the level."""
+    import datetime as dt
+    tasks = _service(env)[TASK]
+    pending = tasks.search_read([["state", "=", "pending"], ["request_id.state", "=", "pending"]],
+                                ["request_id", "approver_id", "reminded_at", "escalated", "level"])
+    reminded = escalated = 0
+    for task in pending:
+        request = _read(env, task["request_id"]["id"])
+        policy = request["policy"]
+        started = request["level_started_at"] or env.now
+        waited = env.now - started
+        remind = policy.get("remind_after_hours")
+        if remind and waited >= dt.timedelta(hours=remind):
+            last = task["reminded_at"]
+            if last is None or env.now - last >= dt.timedelta(hours=remind):
+                tasks.browse([task["id"]]).write({"reminded_at": env.now})
+                _notify(env, [task["approver_id"]["id"]], request, "approval reminder")
+                _event(env, request, "reminded", task["level"], None, user=task["approver_id"]["id"])
+                reminded += 1
+        escalate = policy.get("escalate_after_hours")
+        if escalate and not task["escalated"] and waited >= dt.timedelta(hours=escalate):
+            tasks.browse([task["id"]]).write({"escalated": True})
+            manager = _manager_up(env, task["approver_id"]["id"], 1)
+            if manager and not tasks.search([["request_id", "=", request["id"]],
+                                             ["level", "=", task["level"]],
+                                             ["approver_id", "=", manager]], limit=1):
+                tasks.create({"request_id": request["id"], "level": task["level"],
+                              "approver_id": manager})
+                _notify(env, [manager], request, "approval escalated")
+                _event(env, request, "escalated", task["level"], None, user=manager)
+                escalated += 1
+    return {"reminded": reminded, "escalated": escalated}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _service(env):
+    """The system context, marked as the approval service's own writes."""
+    return env.sudo().with_context(**{SERVICE: True})
+
+
+def _read(env, request_id):
+    rows = env.sudo()[REQUEST].search_read([["id", "=", request_id]], [
+        "model", "record_id", "action", "state", "level", "policy", "comment", "requester_id",
+        "level_started_at"])
+    if not rows:
+        raise NotFound(f"approval request {request_id} does not exist", {"id": request_id})
+    row = rows[0]
+    row["requester"] = (row["requester_id"] or {}).get("name")
+    row["requester_id"] = (row["requester_id"] or {}).get("id")
+    return row
+
+
+def _locked(env, request_id):
+    """The request, its row locked until the unit of work ends."""
+    table = env.registry[REQUEST].table
+    env.conn.execute(sa.select(table.c.id).where(table.c.id == request_id).with_for_update())
+    return _read(env, request_id)
+
+
+def _pending(request):
+    if request["state"] != "pending":
+        raise Conflict(f"approval request {request['id']} is {request['state']}, not pending",
+                       {"id": request["id"], "state": request["state"]})
+
+
+def _my_task(env, request):
+    rows = env.sudo()[TASK].search_read([["request_id", "=", request["id"]],
+                                          ["level", "=", request["level"]],
+                                          ["approver_id", "=", env.uid], ["state", "=", "pending"]],
+                                         ["id"], limit=1)
+    if not rows:
+        if _involved(env, request):
+            raise AccessDenied(f"approval request {request['id']} is not waiting on you",
+                               {"id": request["id"]})
+        raise NotFound(f"approval request {request['id']} does not exist", {"id": request["id"]})
+    return rows[0]
+
+
+def _involved(env, request):
+    return request["requester_id"] == env.uid or bool(env.sudo()[TASK].search(
+        [["request_id", "=", request["id"]], ["approver_id", "=", env.uid]], limit=1))
+
+
+def _cancel_pending(env, request_id):
+    table = env.registry[TASK].table
+    env.conn.execute(sa.update(table).where(table.c.request_id == request_id,
+                                            table.c.state == "pending")
+                     .values(state="cancelled", version=table.c.version + 1))
+
+
+def _close(env, request, state):
+    table = env.registry[REQUEST].table
+    closed = env.conn.execute(sa.update(table).where(table.c.id == request["id"],
+                                                     table.c.state == "pending")
+                              .values(state=state, decided_at=env.now,
+                                      version=table.c.version + 1)).rowcount
+    if closed != 1:
+        raise Conflict("the request was decided meanwhile", {"id": request["id"]})
+    _cancel_pending(env, request["id"])
+    request["state"] = state
+
+
+def _event(env, request, event, level, comment, user=None):
+    data = {"request": request["id"], "event": event, "action": request["action"], "level": level}
+    if comment:
+        data["comment"] = comment
+    if user is not None:
+        data["user_id"] = user
+    audit.log(env, "approval", request["model"], request["record_id"], data)
+
+
+def _notify(env, user_ids, request, what, comment=None):
+    if "core.notification" not in env.registry.models or not user_ids:
+        return
+    message = f"{what}: {request['model']} {request['record_id']} — {request['action']}"
+    if comment:
+        message += f" ({comment})"
+    env.sudo()["core.notification"].create([{"owner_id": uid, "message": message,
+                                              "model": request["model"],
+                                              "record_id": request["record_id"]}
+                                             for uid in user_ids])

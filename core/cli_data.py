@@ -1,0 +1,120 @@
+"""``keel export`` (and later ``keel import``): data in and out of the
+model API, with the acting user's rights (CONTRACT.md §2).
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import export as exporting
+from .errors import UserInputError
+
+#: file suffix -> export format
+SUFFIXES = {".csv": "csv", ".xlsx": "xlsx"}
+
+
+def _format_of(path):
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        named = f"suffix {suffix!r}" if suffix else "no suffix"
+        raise UserInputError(f"{path}: {named}; the file's suffix gives the format: "
+                             f"{' or '.join(SUFFIXES)}")
+    return SUFFIXES[suffix]
+
+
+def _not_json(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _domain(text):
+    """``--domain``: a JSON list of terms (``[]`` when not given)."""
+    if text is None or not text.strip():
+        return []
+    try:
+        value = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError) as exc:
+        raise UserInputError(f"--domain: not valid JSON ({str(exc).splitlines()[0][:120]})") from None
+    if not isinstance(value, list):
+        raise UserInputError("--domain: expected a JSON list of [field, operator, value] terms "
+                             "and '&', '|', '!'")
+    return value
+
+
+def _fields(text):
+    """``--fields a,b``: the names in order (``None`` when not given)."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise UserInputError(f"--fields: an empty item in {text[:80]!r}")
+    return names
+
+
+def _write_beside(target, write):
+    """``write(stream)`` into a temporary file beside ``target`` (so that the
+    rename stays on one file system), then the rename — after ``write``
+    returned, i.e. after the export's transaction committed with its audit
+    entry. On any error the temporary file is removed and an existing
+    ``target`` is left as it was."""
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise UserInputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(handle, "wb") as out:
+            result = write(out)
+        os.chmod(temp, _file_mode())
+        os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise UserInputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return result
+
+
+def _file_mode():
+    """The mode a new file gets under the process's umask (a temporary
+    file is made private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@click.command("export")
+@click.argument("model")
+@click.option("-o", "--output", "output", required=True, metavar="FILE",
+              help="File to write: .csv or .xlsx (the suffix gives the format).")
+@click.option("--domain", metavar="JSON", help='Which records, e.g. \'[["city", "=", "上海"]]\'.')
+@click.option("--fields", metavar="a,b", help="Columns in this order (default: every exportable field).")
+@click.option("--lang", type=click.Choice(list(exporting.LANGUAGES)),
+              help="Language of the labels (default: the user's, else en).")
+@click.pass_obj
+def export_command(obj, model, output, domain, fields, lang):
+    """Export the records of MODEL that --user may read to FILE.
+
+    One header row of field labels, then one row per record. The file is
+    written only when the whole export succeeded."""
+    target = Path(output)
+    fmt = _format_of(target)
+    domain = _domain(domain)
+    fields = _fields(fields)
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserInputError(f"{output}: folder {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise UserInputError(f"{output} is a folder")
+    db = obj.initialised_db()
+
+    def write(out):
+        with db.unit_of_work(obj.user, context={"source": "cli"}) as env:
+            return exporting.export(env, model, out, fmt, domain, fields, lang)
+    done = _write_beside(target, write)
+    click.echo(f"exported {done.count} {model} records to {output}")
+
+
+#: click commands added to ``keel`` by :mod:`core.cli`
+COMMANDS = [export_command]
