@@ -100,15 +100,53 @@ def check_policy(env, values, where="approvals"):
 def _matching_policy(env, model, action, record_id):
     """The first active policy (by name) on ``model``/``action`` whose
     condition the record matches, or ``None``."""
-    policies = env.sudo()[POLICY].search_read(
-        [["model", "=", model], ["action", "=", action], ["active", "=", True]],
-        ["name", "condition", "levels", "allow_self_approval", "fallback", "fallback_user_id",
-         "remind_after_hours", "escalate_after_hours"], order="name")
-    for policy in policies:
+    for policy in _policies(env).get((model, action), ()):
         condition = policy["condition"] or []
         if not condition or env.sudo()[model].search_count([["id", "=", record_id], *condition]):
             return policy
     return None
+
+
+def _cached(env, name, load):
+    """``load(env)``, kept per database while the registry and security
+    versions stay where they were (policies, users and departments all move
+    the security version when they change); a transaction that changed
+    them reads them as it sees them and caches nothing."""
+    db, version = env.db, getattr(env, "security_version", None)
+    if version is None or db is None or env.conn.info.get("security_touched"):
+        return load(env)
+    key = (env.registry.version, version)
+    cache = db.__dict__.setdefault("_approval_cache", {})
+    found = cache.get(name)
+    if found is None or found[0] != key:
+        found = cache[name] = (key, load(env))
+    return found[1]
+
+
+def _policies(env):
+    """``{(model, action): [active policy, …]}``, each list by name."""
+    def load(env):
+        by_action = {}
+        for policy in env.sudo()[POLICY].search_read(
+                [["active", "=", True]],
+                ["name", "model", "action", "condition", "levels", "allow_self_approval", "fallback",
+                 "fallback_user_id", "remind_after_hours", "escalate_after_hours"], order="name"):
+            by_action.setdefault((policy["model"], policy["action"]), []).append(policy)
+        return by_action
+    return _cached(env, "policies", load)
+
+
+def _org(env):
+    """``(departments, users)``: ``{id: (parent_id, manager_id)}`` and
+    ``{id: (department_id, active)}`` — the chain of managers, in memory."""
+    def load(env):
+        depts = env.registry["core.department"].table
+        users = env.registry["core.user"].table
+        return ({r.id: (r.parent_id, r.manager_id) for r in env.conn.execute(
+                    sa.select(depts.c.id, depts.c.parent_id, depts.c.manager_id))},
+                {r.id: (r.department_id, r.active) for r in env.conn.execute(
+                    sa.select(users.c.id, users.c.department_id, users.c.active))})
+    return _cached(env, "org", load)
 
 
 # -- submitting ------------------------------------------------------------------------------
@@ -130,13 +168,15 @@ def gate(record, action, comment=None):
     snapshot = {k: policy[k] for k in ("id", "name", "levels", "allow_self_approval", "fallback",
                                        "remind_after_hours", "escalate_after_hours")}
     snapshot["fallback_user_id"] = (policy["fallback_user_id"] or {}).get("id")
-    made = requests.create({"policy_id": policy["id"], "policy": snapshot, "model": record._name,
-                            "record_id": record.id, "action": action, "comment": comment,
-                            "requester_id": env.uid, "level": 0, "level_started_at": env.now})
-    _event(env, _read(env, made.id), "submitted", 0, comment)
-    if _start_level(env, made.id, 0, run=False) == "approved":
+    values = {"policy_id": policy["id"], "policy": snapshot, "model": record._name,
+              "record_id": record.id, "action": action, "comment": comment,
+              "requester_id": env.uid, "level": 0, "level_started_at": env.now}
+    request = {**values, "id": requests.create(values).id, "state": "pending",
+               "requester": env.user_values().get("name")}
+    _event(env, request, "submitted", 0, comment)
+    if _start_level(env, request, 0, run=False) == "approved":
         return None  # every level was skipped: the caller runs the action now
-    return describe(env, made.id)
+    return describe(env, request)
 
 
 # -- deciding --------------------------------------------------------------------------------
@@ -211,7 +251,7 @@ def _decide(env, request_id, decision, comment):
         if level + 1 < len(request["policy"]["levels"]):
             _move_level(env, request, level + 1)
         else:
-            _start_level(env, request_id, level + 1)  # past the last: approved, runs the action
+            _start_level(env, request, level + 1)  # past the last: approved, runs the action
     return describe(env, request_id)
 
 
@@ -239,15 +279,18 @@ def _move_level(env, request, level):
                                      version=table.c.version + 1)).rowcount
     if moved != 1:
         raise Conflict("the request moved meanwhile", {"id": request["id"]})
-    _start_level(env, request["id"], level)
+    _start_level(env, request, level)
 
 
-def _start_level(env, request_id, level, run=True):
+def _start_level(env, request, level, run=True):
     """Resolve the approvers of ``level`` and give each a task; a level
     with nobody follows the policy's fallback. Past the last level the
     request is approved and (``run``) the action runs as the requester.
-    Returns the request's state."""
-    request = _read(env, request_id)
+    Returns the request's state. ``request``: the request as a dict (or
+    its id)."""
+    if not isinstance(request, dict):
+        request = _read(env, request)
+    request_id = request["id"]
     levels = request["policy"]["levels"]
     while level < len(levels):
         approvers = resolve_approvers(env, request, levels[level])
@@ -304,29 +347,22 @@ def _manager_up(env, user_id, levels):
     """The ``levels``-th manager above the user: the manager of their
     department (of the department above when they manage it themselves),
     and so on up the tree; ``None`` where the chain ends."""
-    users = env.registry["core.user"].table
-    depts = env.registry["core.department"].table
-    conn = env.conn
-    dept = conn.execute(sa.select(users.c.department_id).where(users.c.id == user_id)).scalar()
+    departments, users = _org(env)
+    dept = users.get(user_id, (None, False))[0]
     current = user_id
     seen = set()
     for _ in range(levels):
         manager = None
-        while dept is not None and dept not in seen:
+        while dept is not None and dept not in seen and dept in departments:
             seen.add(dept)
-            row = conn.execute(sa.select(depts.c.manager_id, depts.c.parent_id)
-                               .where(depts.c.id == dept)).first()
-            if row is None:
-                break
-            dept = row.parent_id
-            if row.manager_id is not None and row.manager_id != current:
-                manager = row.manager_id
+            dept, head = departments[dept]
+            if head is not None and head != current:
+                manager = head
                 break
         if manager is None:
             return None
         current = manager
-    active = conn.execute(sa.select(users.c.active).where(users.c.id == current)).scalar()
-    return current if active else None
+    return current if users.get(current, (None, False))[1] else None
 
 
 def _run_as_requester(env, request):
@@ -341,9 +377,10 @@ def _run_as_requester(env, request):
 
 
 # -- reading ---------------------------------------------------------------------------------
-def describe(env, request_id):
-    """A request as the API answers it."""
-    request = _read(env, request_id)
+def describe(env, request):
+    """A request (a dict, or its id) as the API answers it."""
+    if not isinstance(request, dict):
+        request = _read(env, request)
     return {"id": request["id"], "model": request["model"], "record_id": request["record_id"],
             "action": request["action"], "state": request["state"], "level": request["level"],
             "levels": len(request["policy"]["levels"]), "requester": request["requester"],
@@ -357,8 +394,8 @@ def inbox(env, limit=None, offset=0):
     tasks = env.sudo()[TASK]
     rows = tasks.search_read(domain, ["request_id"], order="request_id desc", limit=limit,
                              offset=offset)
-    ids = [r["request_id"]["id"] for r in rows]
-    return [describe(env, i) for i in ids], tasks.search_count(domain)
+    found = {r["id"]: r for r in _read_many(env, [r["request_id"]["id"] for r in rows])}
+    return [describe(env, found[r["request_id"]["id"]]) for r in rows], tasks.search_count(domain)
 
 
 def involved(env, state=None, limit=None, offset=0):
@@ -370,7 +407,7 @@ def involved(env, state=None, limit=None, offset=0):
         domain.append(["state", "=", state])
     requests = env.sudo()[REQUEST]
     found = requests.search(domain, order="id desc", limit=limit, offset=offset)
-    return [describe(env, i) for i in found.ids], requests.search_count(domain)
+    return [describe(env, r) for r in _read_many(env, found.ids)], requests.search_count(domain)
 
 
 def tasks_of(env, request_id):
@@ -441,16 +478,24 @@ def _service(env):
     return env.sudo().with_context(**{SERVICE: True})
 
 
-def _read(env, request_id):
-    rows = env.sudo()[REQUEST].search_read([["id", "=", request_id]], [
+def _read_many(env, ids):
+    """Requests as dicts, in the order of ``ids``, in one query."""
+    rows = env.sudo()[REQUEST].search_read([["id", "in", list(ids)]], [
         "model", "record_id", "action", "state", "level", "policy", "comment", "requester_id",
-        "level_started_at"])
+        "level_started_at"]) if ids else []
+    by_id = {}
+    for row in rows:
+        row["requester"] = (row["requester_id"] or {}).get("name")
+        row["requester_id"] = (row["requester_id"] or {}).get("id")
+        by_id[row["id"]] = row
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _read(env, request_id):
+    rows = _read_many(env, [request_id])
     if not rows:
         raise NotFound(f"approval request {request_id} does not exist", {"id": request_id})
-    row = rows[0]
-    row["requester"] = (row["requester_id"] or {}).get("name")
-    row["requester_id"] = (row["requester_id"] or {}).get("id")
-    return row
+    return rows[0]
 
 
 def _locked(env, request_id):

@@ -1,12 +1,14 @@
-"""``keel field``: customization without code (CONTRACT.md §2). Every
-command acts as ``--user`` through :mod:`core.custom_fields`, in one
-transaction; a refusal exits 1 with one line naming the problem.
+"""``keel field`` and ``keel template``: customization without code
+(CONTRACT.md §2, §4). Every command acts as ``--user`` through
+:mod:`core.custom_fields` or :mod:`core.templates`, in one transaction; a
+refusal exits 1 with one line naming the problem (for a template, its key
+path).
 """
 import json
 
 import click
 
-from . import custom_fields
+from . import custom_fields, templates
 from .errors import UserInputError
 
 
@@ -89,5 +91,66 @@ def field_remove(obj, model, name, yes):
                f"{'s' if done['archived'] != 1 else ''} kept in {custom_fields.ARCHIVE}")
 
 
+@click.group("template")
+def template():
+    """Templates: list those addons ship, apply one, export the database's customization."""
+
+
+@template.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def template_list(obj, as_json):
+    """The templates of the installed addons: name, label, addon."""
+    db = obj.initialised_db()
+    obj.check_user()
+    with db.transaction() as conn:
+        rows = [{k: r[k] for k in ("name", "label", "addon")} for r in templates.find_templates(db, conn)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no installed addon ships a template")
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['name']:<{width}}  {r['addon']:<12}  {r['label']}")
+
+
+@template.command("apply")
+@click.argument("name_or_file")
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
+@click.pass_obj
+def template_apply(obj, name_or_file, dry_run):
+    """Apply template NAME_OR_FILE (a template of an installed addon, or a
+    YAML file): all of it or nothing; applying it again changes nothing.
+    Prints the changes, one per line."""
+    db = obj.initialised_db()
+    changes = templates.apply(db, name_or_file, dry_run=dry_run, user=obj.user)
+    for line in changes:
+        click.echo(line)
+    if not changes:
+        click.echo("nothing to change")
+    if dry_run:
+        click.echo(f"dry run: {len(changes)} change{'s' if len(changes) != 1 else ''}, nothing written",
+                   err=True)
+
+
+@template.command("export")
+@click.option("-o", "--output", "output", required=True, metavar="FILE", help="The YAML file to write.")
+@click.option("--name", default="export", show_default=True, metavar="N", help="The template's name.")
+@click.pass_obj
+def template_export(obj, output, name):
+    """Write the database's whole customization (fields, roles, sequences,
+    workflows, approvals) as template N to FILE, deterministically."""
+    db = obj.initialised_db()
+    text = templates.export(db, name=name, user=obj.user)
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UserInputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"template {name} written to {output}")
+
+
 #: click commands added to ``keel`` by :mod:`core.cli`
-COMMANDS = [field]
+COMMANDS = [field, template]

@@ -79,9 +79,9 @@ def add_field(db, conn, model, name, type, *, label=None, selection=None, relati
     if type not in TYPES:
         raise UserInputError(f"field type {type!r} is not one of {', '.join(TYPES)}",
                              {"parameter": "type"})
-    options = _options(type, selection)
-    _check_relation(registry, type, relation)
-    label = _label(name, label)
+    options = normalise_options(type, selection)
+    check_relation(registry, type, relation)
+    label = field_label(name, label)
     table = meta.table.name
     _check_identifiers(table, name, indexed=bool(index) or type == "many2one",
                        foreign_key=type == "many2one")
@@ -202,7 +202,7 @@ def _check_column_room(conn, table):
                               {"table": table, "columns": used, "dropped": dropped, "limit": limit})
 
 
-def _options(kind, selection):
+def normalise_options(kind, selection):
     """Selection options as ``[(value, label)]``."""
     if kind != "selection":
         if selection:
@@ -233,7 +233,7 @@ def _options(kind, selection):
     return options
 
 
-def _check_relation(registry, kind, relation):
+def check_relation(registry, kind, relation):
     if kind != "many2one":
         if relation:
             raise UserInputError(f"a relation applies only to many2one fields, not {kind}",
@@ -247,7 +247,7 @@ def _check_relation(registry, kind, relation):
                              {"parameter": "relation"})
 
 
-def _label(name, label):
+def field_label(name, label):
     if label is not None and not isinstance(label, str):
         raise UserInputError(f"label: expected text, got {label!r}", {"parameter": "label"})
     label = (label or "").strip()

@@ -232,6 +232,7 @@ class Database:
     def _transaction(self, foreign_keys):
         relax = not foreign_keys and self.engine.dialect.name == "sqlite"
         with self.engine.connect() as conn:
+            conn.info.pop("security_touched", None)  # info outlives the checkout (pool)
             if relax:  # must happen outside a transaction, on the driver's connection
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
             try:
@@ -264,6 +265,7 @@ class Database:
                 registry = self.registry(conn)
                 uid = SYSTEM_UID if user is None else self.resolve_user(conn, registry, user)
             env = Env(self, conn, registry, uid, su=su or user is None, context=context)
+            env.security_version = security  # None: not read (system context, first use)
             self._load_access(env, security)
             yield env
 
@@ -284,7 +286,9 @@ class Database:
 
     def touch_security(self, conn):
         """Roles, permissions, users or departments changed: every process
-        reloads access rules on its next unit of work."""
+        reloads access rules on its next unit of work. This transaction then
+        sees its own changes, never a cache (``conn.info["security_touched"]``)."""
+        conn.info["security_touched"] = True
         current = int(self.get_meta(conn, "security_version", 0) or 0)
         self.set_meta(conn, "security_version", current + 1)
 

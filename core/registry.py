@@ -246,10 +246,11 @@ class Registry:
                 columns.append(field.sa_column())
                 if field.unique:
                     indexes.append(sa.Index(f"uq_{tname}_{field.name}", field.name, unique=True))
-                elif field.index:
-                    indexes.append(sa.Index(f"ix_{tname}_{field.name}", *_index_columns(meta, field)))
-                elif field.type == "many2one" and field.name not in MAGIC:
+                elif field.index or field.type == "many2one" and field.name not in MAGIC:
                     indexes.append(sa.Index(f"ix_{tname}_{field.name}", field.name))
+            scoped = _scope_index(meta)
+            if scoped:
+                indexes.append(sa.Index(f"ix_{tname}_{scoped[0]}_scope", *scoped))
             for names in meta.unique_together:
                 missing = [n for n in names if n not in meta.fields or not meta.fields[n].column]
                 if missing:
@@ -303,11 +304,16 @@ def scope_columns(meta):
     return tuple(names)
 
 
-def _index_columns(meta, field):
-    """An index asked for on ``field``: ``(field, id)`` and then the
-    model's scope columns. A list sorted by the field walks the index in
-    order (``id`` is the kernel's tie-break) and tests a user's record rule
-    on the index entry itself, so a scoped page costs about what the
-    unscoped one does instead of one table lookup per row skipped."""
-    extra = [c for c in scope_columns(meta) if c != field.name]
-    return (field.name, "id", *extra) if extra else (field.name,)
+def _scope_index(meta):
+    """For an owned model: ``(order field, id, scope columns…)``, an index
+    that answers a user's list in its default order under their record
+    rules from the index alone — each row skipped is tested on the index
+    entry, with no table lookup — so a scoped page costs about what the
+    unscoped one does. The field's own plain index stays for everything
+    else (SQLite picks the narrower one where the rule is not tested)."""
+    scope = scope_columns(meta)
+    first = (meta.order or "").split(",")[0].split()
+    field = meta.fields.get(first[0]) if first else None
+    if not scope or field is None or not field.column or field.name == "id":
+        return ()
+    return (field.name, "id", *[c for c in scope if c != field.name])

@@ -266,3 +266,24 @@ def test_two_approvers_at_the_same_moment_advance_the_level_once(org):
     assert [e for e in events(org, rid) if e[0] == "transition"][-1:] == [("transition", None)]
     assert sum(1 for e in events(org, rid) if e == ("approval", "approved_final")) == 1
     assert sum(1 for e in events(org, rid) if e[0] == "transition") == 4  # 3 to negotiation, 1 win
+
+
+def test_a_policy_made_in_the_same_unit_of_work_holds_at_once(org):
+    """Policies are cached per security version; a transaction that changes
+    them sees its own change, and a rolled-back one leaves no trace."""
+    rid = opportunity(org)
+    win_twice = opportunity(org)
+    db = org["db"]
+    with db.unit_of_work(org["users"]["R1"]) as env:  # the cache holds "no policy" now
+        assert env["crm.opportunity"].browse([rid]).allowed_actions()[rid]
+    try:
+        with db.unit_of_work(org["users"]["R1"]) as env:
+            env.sudo()["core.approval_policy"].create({
+                "name": "tmp", "model": "crm.opportunity", "action": "win",
+                "levels": [{"approvers": {"type": "manager"}}]})
+            [held] = env["crm.opportunity"].browse([rid]).action("win")
+            assert not held.ran
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert win(org, "R1", win_twice).ran  # the rolled-back policy is gone

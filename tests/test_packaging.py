@@ -36,7 +36,8 @@ def test_wheel_contains_code_addons_and_config(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("core/cli.py", "core/base/__init__.py", "core/orm/recordset.py",
                      "config/keel.toml", "config/editions.toml", "addons/crm_base/__init__.py",
-                     "addons/crm_base/models.py", "addons/sales/__init__.py"):
+                     "addons/crm_base/models.py", "addons/sales/__init__.py",
+                     "addons/crm_base/templates/auto_dealer.yaml", "addons/crm_base/templates/trading.yaml"):
         assert required in names, required
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "keel = core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -25,6 +25,10 @@ class Env:
         self.cache = {}
         self._user_values = None
         self._access = None
+        #: the security version this unit of work began with, where known:
+        #: caches of data that moves it (roles, shares, approval policies)
+        #: are valid while it stays
+        self.security_version = None
 
     @property
     def access(self):

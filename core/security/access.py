@@ -26,7 +26,7 @@ OPS = ("read", "create", "write", "delete", "export", "import", "approve")
 #: Models whose changes alter someone's access rules: changing one moves the
 #: security version, which drops every cached set of rules (``core.db``).
 SECURITY_MODELS = frozenset({"core.user", "core.role", "core.permission", "core.field_rule",
-                             "core.department", "core.share"})
+                             "core.department", "core.share", "core.approval_policy"})
 
 
 class Access:
@@ -215,12 +215,21 @@ class Access:
         depts = self.department_ids(scope == "department_tree")
         if not depts:
             return table.c[owner] == uid
-        users = self.env.registry["core.user"].table
-        team = table.c[owner].in_(sa.select(users.c.id).where(users.c.department_id.in_(depts)))
+        team = table.c[owner].in_(self._members(depts))
         dept_field = fields.get("department_id")
         if dept_field is not None and dept_field.relation == "core.department":
             return sa.or_(table.c.department_id.in_(depts), team)
         return team
+
+    def _members(self, depts):
+        """Ids of the users of ``depts``, as a list: a user moving department
+        moves the security version, which rebuilds these rules."""
+        key = ("members", tuple(depts))
+        if key not in self._cache:
+            users = self.env.registry["core.user"].table
+            self._cache[key] = sorted(self.env.conn.execute(
+                sa.select(users.c.id).where(users.c.department_id.in_(depts))).scalars())
+        return self._cache[key]
 
     def _domain(self, meta, table, domain):
         from ..orm.domain import Query, compile_domain

@@ -45,7 +45,9 @@ not name themselves). A value outside these five is a programming error
 
 What is not audited
 -------------------
-``core.audit`` itself (:data:`NOT_AUDITED`). Everything else is, including
+``core.audit`` itself, approval requests and tasks (each of their steps is
+an ``approval`` entry on the record they concern) and notifications
+(:data:`NOT_AUDITED`). Everything else is, including
 ``core.sequence_counter``: the kernel takes numbers with Core (not the model
 API), so numbering never fills the log, while a counter changed through the
 model API (someone resetting a numbering) is exactly what an auditor wants
@@ -76,7 +78,11 @@ from ..orm.domain import page
 from ..registry import MAGIC
 
 #: Models whose changes are never logged.
-NOT_AUDITED = frozenset({"core.audit"})
+NOT_AUDITED = frozenset({
+    "core.audit",
+    # approval requests and tasks: every step is an ``approval`` entry of the
+    # record's own history (core.approvals); notifications are messages
+    "core.approval_request", "core.approval_task", "core.notification"})
 SOURCES = ("web", "api", "cli", "job", "system")
 MODEL = "core.audit"
 SECRET = "***"
