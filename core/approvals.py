@@ -410,23 +410,22 @@ def involved(env, state=None, limit=None, offset=0):
     return [describe(env, r) for r in _read_many(env, found.ids)], requests.search_count(domain)
 
 
-def tasks_of(env, request_id):
-    """The request's tasks (who, level, state, comment), for its page."""
-    _visible_request(env, request_id)
+def details(env, request_id):
+    """A request the user may see (``NotFound`` otherwise) with its tasks
+    (who, level, state, comment), for its page."""
+    request = _visible_request(env, request_id)
     rows = env.sudo()[TASK].search_read([["request_id", "=", request_id]],
                                         ["level", "approver_id", "state", "cosigner", "comment",
                                          "decided_at"])
-    return [{**r, "approver": (r.pop("approver_id") or {}).get("name")} for r in rows]
+    tasks = [{**r, "approver": (r.pop("approver_id") or {}).get("name")} for r in rows]
+    return {**describe(env, request), "tasks": tasks}
 
 
 def _visible_request(env, request_id):
     """The request if the user made it, has a part in it, or may see its
     record; ``NotFound`` otherwise, as for a missing one."""
     request = _read(env, request_id)
-    if env.access.unrestricted or request["requester_id"] == env.uid:
-        return request
-    if env.sudo()[TASK].search([["request_id", "=", request_id], ["approver_id", "=", env.uid]],
-                               limit=1):
+    if env.access.unrestricted or _involved(env, request):
         return request
     if env.access.allowed(request["model"], "read") and \
             env[request["model"]].search([["id", "=", request["record_id"]]], limit=1):
@@ -443,9 +442,10 @@ def remind_and_escalate(env):
     tasks = _service(env)[TASK]
     pending = tasks.search_read([["state", "=", "pending"], ["request_id.state", "=", "pending"]],
                                 ["request_id", "approver_id", "reminded_at", "escalated", "level"])
+    requests = {r["id"]: r for r in _read_many(env, sorted({t["request_id"]["id"] for t in pending}))}
     reminded = escalated = 0
     for task in pending:
-        request = _read(env, task["request_id"]["id"])
+        request = requests[task["request_id"]["id"]]
         policy = request["policy"]
         started = request["level_started_at"] or env.now
         waited = env.now - started
@@ -525,6 +525,7 @@ def _my_task(env, request):
 
 
 def _involved(env, request):
+    """Did the user make the request, or have a task in it (any level)?"""
     return request["requester_id"] == env.uid or bool(env.sudo()[TASK].search(
         [["request_id", "=", request["id"]], ["approver_id", "=", env.uid]], limit=1))
 

@@ -3,8 +3,8 @@ the audit log, for that user and for audit readers only."""
 import pytest
 
 from core.security.roles import apply_grants
-from tests.conftest import ADMIN_PASSWORD, drop_module_database, module_database
-from tests.test_api_security import PASSWORD, Server, create_personas, make_app
+from tests.conftest import drop_module_database, module_database
+from tests.test_api_security import create_personas, serve_personas
 
 
 @pytest.fixture(scope="module")
@@ -14,9 +14,7 @@ def world(tmp_path_factory):
     with db.unit_of_work("admin") as env:  # reps may not see a customer's level
         role = env["core.role"].search([["code", "=", "sales_rep"]])
         apply_grants(env, role.id, "sales_rep", {"fields": {"crm.customer": {"level": "hidden"}}})
-    server = Server(make_app(db))
-    tokens = {p: server.token(p.lower(), PASSWORD) for p in ("R1", "R2", "X")}
-    tokens["admin"] = server.token("admin", ADMIN_PASSWORD)
+    server, tokens = serve_personas(db, ("R1", "R2", "X"))
     yield {"db": db, "server": server, "users": users, "tokens": tokens}
     server.close()
     drop_module_database(db, "t_api_activity")

@@ -8,8 +8,8 @@ approver's inbox; ``POST /approvals/ID/approve|reject`` decide.
 """
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, drop_module_database, module_database
-from tests.test_api_security import PASSWORD, PERSONAS, REPS, Server, create_personas, make_app
+from tests.conftest import drop_module_database, module_database
+from tests.test_api_security import create_personas, one_customer_per_rep, serve_personas
 
 SCHEMA = "t_api_approvals"
 
@@ -21,13 +21,8 @@ def world(tmp_path_factory):
     with db.unit_of_work("admin") as env:  # D1's manager is M1
         d1 = env["core.department"].search([["code", "=", "D1"]])
         d1.write({"manager_id": users["M1"]})
-    customers = {}
-    for rep in REPS:
-        with db.unit_of_work(users[rep]) as env:
-            customers[rep] = env["crm.customer"].create({"name": f"{rep} 的客户"}).id
-    server = Server(make_app(db))
-    tokens = {p: server.token(p.lower(), PASSWORD) for p in PERSONAS}
-    tokens["admin"] = server.token("admin", ADMIN_PASSWORD)
+    customers = one_customer_per_rep(db, users)
+    server, tokens = serve_personas(db)
     world = {"db": db, "server": server, "users": users, "customers": customers, "tokens": tokens}
     policy = call(world, "admin", "POST", "/data/core.approval_policy", body={
         "name": "big-deal", "model": "crm.opportunity", "action": "win",

@@ -115,6 +115,24 @@ def create_personas(db):
 
 
 # -- the world of this module ----------------------------------------------------------------
+def serve_personas(db, personas=PERSONAS):
+    """The app served over real HTTP, and a token for each persona and for
+    the admin."""
+    server = Server(make_app(db))
+    tokens = {p: server.token(p.lower(), PASSWORD) for p in personas}
+    tokens["admin"] = server.token("admin", ADMIN_PASSWORD)
+    return server, tokens
+
+
+def one_customer_per_rep(db, users):
+    """``{rep: id}`` of one customer each rep owns."""
+    customers = {}
+    for rep in REPS:
+        with db.unit_of_work(users[rep]) as env:
+            customers[rep] = env["crm.customer"].create({"name": f"{rep} 的客户"}).id
+    return customers
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     db = module_database(tmp_path_factory, "t_api_security")
@@ -125,9 +143,7 @@ def world(tmp_path_factory):
             made = env["crm.customer"].create(
                 [{"name": f"{rep}-客户{i}", "city": "上海" if i else "北京"} for i in range(3)])
             customers[rep] = list(made.ids)
-    server = Server(make_app(db))
-    tokens = {p: server.token(p.lower(), PASSWORD) for p in PERSONAS}
-    tokens["admin"] = server.token("admin", ADMIN_PASSWORD)
+    server, tokens = serve_personas(db)
     yield {"db": db, "server": server, "users": users, "customers": customers, "tokens": tokens}
     server.close()
     drop_module_database(db, "t_api_security")

@@ -12,8 +12,8 @@ import contextlib
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, drop_module_database, module_database
-from tests.test_api_security import PASSWORD, PERSONAS, REPS, Server, create_personas, make_app
+from tests.conftest import drop_module_database, module_database
+from tests.test_api_security import create_personas, one_customer_per_rep, serve_personas
 
 SCHEMA = "t_api_workflow"
 
@@ -22,13 +22,8 @@ SCHEMA = "t_api_workflow"
 def world(tmp_path_factory):
     db = module_database(tmp_path_factory, SCHEMA)
     users = create_personas(db)
-    customers = {}
-    for rep in REPS:
-        with db.unit_of_work(users[rep]) as env:
-            customers[rep] = env["crm.customer"].create({"name": f"{rep} 的客户"}).id
-    server = Server(make_app(db))
-    tokens = {p: server.token(p.lower(), PASSWORD) for p in PERSONAS}
-    tokens["admin"] = server.token("admin", ADMIN_PASSWORD)
+    customers = one_customer_per_rep(db, users)
+    server, tokens = serve_personas(db)
     yield {"db": db, "server": server, "users": users, "customers": customers, "tokens": tokens}
     server.close()
     drop_module_database(db, SCHEMA)

@@ -287,3 +287,29 @@ def test_a_policy_made_in_the_same_unit_of_work_holds_at_once(org):
     except RuntimeError:
         pass
     assert win(org, "R1", win_twice).ran  # the rolled-back policy is gone
+
+
+def test_waiting_approvers_are_reminded_then_escalated_to_their_manager(org):
+    import datetime as dt
+    db, u = org["db"], org["users"]
+    policy(db, [{"approvers": {"type": "manager"}, "mode": "any"}],
+           remind_after_hours=1, escalate_after_hours=2)
+    rid = opportunity(org)
+    request = win(org, "R1", rid).approval["id"]
+
+    def job(hours):
+        with db.unit_of_work(None) as env:
+            env.now = env.now + dt.timedelta(hours=hours)
+            return approvals.remind_and_escalate(env)
+    assert job(0.5) == {"reminded": 0, "escalated": 0}  # not waited long enough
+    assert job(1.5) == {"reminded": 1, "escalated": 0}
+    assert job(1.6) == {"reminded": 0, "escalated": 0}  # once per period
+    assert job(3) == {"reminded": 1, "escalated": 1}  # M1's manager BOSS joins the level
+    assert job(3.1)["escalated"] == 0
+    assert inbox(org, "BOSS") == [(request, rid)] and inbox(org, "M1") == [(request, rid)]
+    with db.unit_of_work(None) as env:
+        notes = env["core.notification"].search_read([["owner_id", "=", u["M1"]]], ["message"])
+        assert sum("reminder" in n["message"] for n in notes) == 2
+    assert ("approval", "reminded") in events(org, rid) and ("approval", "escalated") in events(org, rid)
+    act(org, "BOSS", approvals.approve, request)
+    assert stage(org, rid) == "won"

@@ -36,8 +36,7 @@ def approvals_list(env):
 @bp.get(ID)
 @http.unit_of_work
 def approval_read(env, rid):
-    approvals._visible_request(env, rid)
-    return {**approvals.describe(env, rid), "tasks": approvals.tasks_of(env, rid)}
+    return approvals.details(env, rid)
 
 
 def _comment():

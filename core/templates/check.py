@@ -216,16 +216,25 @@ class Checker:
                     grants[key][model] = value
         for model, modes in mapping(item.get("fields"), f"{where}.fields").items():
             self.model(model, f"{where}.fields.{model}")
-            for fname, mode in mapping(modes, f"{where}.fields.{model}").items():
-                here = f"{where}.fields.{model}.{fname}"
-                if not self.has_field(model, fname):
-                    raise TemplateError(f"{here}: {model} has no field {fname!r}")
-                if mode not in RULE_MODES:
-                    raise TemplateError(f"{here}: mode {mode!r} is not one of {', '.join(RULE_MODES)}")
-                grants["fields"].setdefault(model, {})[fname] = mode
+            checked = self.field_modes(model, modes, f"{where}.fields.{model}", RULE_MODES)
+            if checked:
+                grants["fields"].setdefault(model, {}).update(checked)
         return {"code": code, "label": label,
                 "description": text(item.get("description"), f"{where}.description", required=False),
                 "described": "description" in item, "grants": grants}
+
+    def field_modes(self, model, value, where, allowed):
+        """``{field: mode}`` of ``model`` (field rules, per-state field
+        modes): every field known, every mode one of ``allowed``."""
+        out = {}
+        for fname, mode in mapping(value, where).items():
+            here = f"{where}.{fname}"
+            if not self.has_field(model, fname):
+                raise TemplateError(f"{here}: {model} has no field {fname!r}")
+            if mode not in allowed:
+                raise TemplateError(f"{here}: mode {mode!r} is not one of {', '.join(allowed)}")
+            out[fname] = mode
+        return out
 
     # -- sequences ------------------------------------------------------------------------
     def sequence(self, item, where):
@@ -269,12 +278,7 @@ class Checker:
                     raise TemplateError(f"{here}.required: {model} has no field {fname!r}")
             domain(t.get("condition"), f"{here}.condition")
         for state, by_field in mapping(item.get("field_modes"), f"{where}.field_modes").items():
-            for fname, mode in mapping(by_field, f"{where}.field_modes.{state}").items():
-                here = f"{where}.field_modes.{state}.{fname}"
-                if not self.has_field(model, fname):
-                    raise TemplateError(f"{here}: {model} has no field {fname!r}")
-                if mode not in MODES:
-                    raise TemplateError(f"{here}: mode {mode!r} is not one of {', '.join(MODES)}")
+            self.field_modes(model, by_field, f"{where}.field_modes.{state}", MODES)
         return {**item, "model": model, "replace": bool(item.get("states"))}
 
     # -- approvals ------------------------------------------------------------------------
