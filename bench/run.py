@@ -5,7 +5,7 @@ import sys
 import tempfile
 import time
 
-from . import approvals, custom_field
+from . import approvals, custom_field, web
 from .customers import CustomerBench, env_int
 from .results import PATH, merge, table
 
@@ -21,6 +21,8 @@ def main():
         entries += custom_field.run(folder, n, log)
         log("- approvals …")
         entries += approvals.run(folder, log)
+        log("- web UI and REST API pages …")
+        entries += web.run(folder, n, log)
     merge(entries)
     print()
     print(table(entries))

@@ -49,7 +49,7 @@ import json
 from collections import namedtuple
 
 from .errors import UserInputError
-from .i18n import translate
+from .i18n import LANGUAGES, translate
 from .registry import MAGIC
 from .security import audit
 
@@ -58,7 +58,6 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-LANGUAGES = ("en", "zh_CN")
 #: records read per query
 BATCH = 1000
 #: field types that do not fit one cell
@@ -137,9 +136,12 @@ def export(env, model, out, fmt="csv", domain=None, fields=None, lang=None):
     header = [translate(meta.fields[n].label or n, lang) for n in names]
     columns = [_converter(meta.fields[n], fmt, lang) for n in names]
     counter = [0]
+    # searched before any byte is written: a domain the database refuses
+    # leaves no half-written file behind
+    ids = records.search(domain).ids
 
     def rows():
-        for row in _read(records, domain, names):
+        for row in _read(records, ids, names):
             counter[0] += 1
             yield [convert(row[n]) for n, convert in zip(names, columns)]
 
@@ -152,10 +154,9 @@ def export(env, model, out, fmt="csv", domain=None, fields=None, lang=None):
     return Exported(counter[0], names)
 
 
-def _read(records, domain, names):
-    """The rows of the records matching ``domain``, in the model's order,
-    read ``BATCH`` at a time."""
-    ids = records.search(domain).ids
+def _read(records, ids, names):
+    """The rows of the records ``ids`` (found in the model's order), read
+    ``BATCH`` at a time."""
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
         # by id within the caller's rules: a row deleted meanwhile is skipped

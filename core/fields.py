@@ -23,7 +23,8 @@ class Field:
     column = True
 
     def __init__(self, label=None, *, required=False, default=None, unique=False, index=False,
-                 help="", readonly=False, sequence=None, compute=None, depends=(), secret=False):
+                 help="", readonly=False, sequence=None, compute=None, depends=(), secret=False,
+                 translate=False):
         self.name = None
         self.model = None
         self.addon = None
@@ -43,6 +44,9 @@ class Field:
         #: never read, searched or written through the model API but by the
         #: system context (password hashes, token hashes)
         self.secret = secret
+        #: the value is text an addon ships in English, marked ``_()`` (a
+        #: role's name): stored as given, shown through the catalogs
+        self.translate = translate
         self.custom = False
 
     def __repr__(self):

@@ -184,6 +184,17 @@ def keel_demo_data():
     return [{"model": "crm.customer", "key": "name", "records": [
         {"name": "Demo Trading Co.", "kind": "company", "city": "Suzhou"},
     ]}]''',
+    "keel_workbench_cards": '''\
+@hookimpl
+def keel_workbench_cards(env):
+    if not env.access.allowed("helpdesk.ticket", "read"):
+        return []
+    tickets = env["helpdesk.ticket"]
+    urgent = [["priority", "=", "high"]]
+    return [{"key": "helpdesk.urgent", "title": _("Urgent tickets"), "sequence": 20,
+             "url": "/web/helpdesk.ticket?f=priority.high", "empty": _("Nothing urgent."),
+             "items": [{"label": r["name"], "url": f"/web/helpdesk.ticket/{r['id']}"}
+                       for r in tickets.search_read(urgent, ["name"], limit=5)]}]''',
     "keel_migrate": '''\
 from core.addons import parse_version
 

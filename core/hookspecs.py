@@ -103,6 +103,22 @@ def keel_demo_data():
     does not duplicate them."""
 
 
+# -- web UI ---------------------------------------------------------------
+
+@hookspec
+def keel_workbench_cards(env):
+    """Called when the workbench (``/web``) is shown, in the request's unit
+    of work as the signed-in user (read through ``env``: record rules apply).
+    Return a list of cards, dicts with ``key``, ``title`` (English, shown
+    translated), optionally ``sequence`` (default 50; lower first), ``url``
+    (a "see all" link), ``count``, ``empty`` (text when there are no items)
+    and either ``items`` (dicts with ``label``, shown as given unless
+    ``translate`` is true, and optionally ``url``, ``count`` and ``note``:
+    a text, date or datetime) or ``template`` (a Jinja template name,
+    rendered with ``card`` in its context). Return no card rather than an empty one the
+    user cannot act on."""
+
+
 # -- workflows ------------------------------------------------------------
 
 @hookspec

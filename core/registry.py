@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from . import fields as F
 from .addons import with_dependencies
 from .errors import AddonError
+from .i18n import _
 from .models import Extend, Model
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,11 @@ def table_name(model_name):
 def _magic_fields():
     return {
         "id": F.Integer("ID", readonly=True),
-        "version": F.Integer("Version", readonly=True),
-        "created_at": F.Datetime("Created on", readonly=True),
-        "created_by_id": F.Many2one("core.user", "Created by", readonly=True),
-        "updated_at": F.Datetime("Updated on", readonly=True),
-        "updated_by_id": F.Many2one("core.user", "Updated by", readonly=True),
+        "version": F.Integer(_("Version"), readonly=True),
+        "created_at": F.Datetime(_("Created on"), readonly=True),
+        "created_by_id": F.Many2one("core.user", _("Created by"), readonly=True),
+        "updated_at": F.Datetime(_("Updated on"), readonly=True),
+        "updated_by_id": F.Many2one("core.user", _("Updated by"), readonly=True),
     }
 
 

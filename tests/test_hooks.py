@@ -17,6 +17,7 @@ from core.installer import Installer
 from core.models import Extend, Model
 from core.plugins import AddonHooks, spec_names
 from tests.conftest import addon_module, available_with
+from tests.test_web_shell import get, world  # noqa: F401  (a fixture)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -510,3 +511,16 @@ def test_kernel_passes_exactly_the_spec_parameters():
     hooks = load(addon_module("plain"))
     with pytest.raises(TypeError):
         hooks.gather("keel_before_create", env=None, model="m")
+
+
+# the workbench's cards need the web UI's world (tests/test_web_shell.py)
+def test_hook_keel_workbench_cards(world):
+    html = get(world, "/web")
+    card = html.split('id="card-wb-items"')[1].split("</section>")[0]
+    assert "Workbench test card" in card and '<span class="badge">7</span>' in card
+    assert '<a href="/web/crm.customer/1">第一项</a>' in card and '<span class="badge">2</span>' in card
+    assert "Mar 5, 2026" in card  # a date note, formatted
+    assert 'href="/web/crm.customer">See all' in card
+    # cards by sequence: the test card (1) before the CRM one (5), the template one last
+    assert html.index("card-wb-items") < html.index("card-crm-followups") < html.index("card-wb-tpl")
+    assert "Back to the workbench" in html.split('id="card-wb-tpl"')[1]  # its template, drawn

@@ -772,3 +772,11 @@ def test_a_failing_after_hook_is_logged_and_the_others_still_run(env, caplog):
     failures = [r for r in caplog.records if "keeltest" in r.getMessage()]
     assert len(failures) == 3
     assert all("kaboom" in (r.exc_text or str(r.exc_info)) for r in failures)
+
+
+def test_search_count_up_to_a_limit(env):
+    env["crm.customer"].create([{"name": f"cap-{i}"} for i in range(7)])
+    domain = [["name", "like", "cap-%"]]
+    assert env["crm.customer"].search_count(domain) == 7
+    assert env["crm.customer"].search_count(domain, limit=5) == 5
+    assert env["crm.customer"].search_count(domain, limit=50) == 7

@@ -14,8 +14,8 @@ from .workflow import OPPORTUNITY_WORKFLOW
 manifest = {
     "name": "crm_base",
     "label": "CRM",
-    "version": "0.2.0",
-    "summary": "Customers, contacts, opportunities",
+    "version": "0.3.0",
+    "summary": "Customers, contacts, follow-ups, opportunities",
     "category": "CRM",
     "depends": ["base"],
 }
@@ -31,7 +31,7 @@ def keel_sequences():
     return [{"code": "crm.customer", "label": _("Customer code"), "pattern": "C{yyyy}{seq:05}"}]
 
 
-CRM_MODELS = ("crm.customer", "crm.contact", "crm.opportunity")
+CRM_MODELS = ("crm.customer", "crm.contact", "crm.interaction", "crm.opportunity")
 #: every CRM user sees and ticks off their own to-dos and notifications
 #: (workflow triggers create them)
 PERSONAL = {"core.activity": ["read", "write"], "core.notification": ["read", "write"]}
@@ -65,6 +65,8 @@ def keel_menus():
          "sequence": 10},
         {"key": "crm.contacts", "label": _("Contacts"), "parent": "crm", "model": "crm.contact",
          "sequence": 20},
+        {"key": "crm.interactions", "label": _("Follow-ups"), "parent": "crm",
+         "model": "crm.interaction", "sequence": 25},
         {"key": "crm.opportunities", "label": _("Opportunities"), "parent": "crm",
          "model": "crm.opportunity", "sequence": 30},
     ]
@@ -81,7 +83,15 @@ def keel_views():
              {"label": _("Contact means"), "fields": ["phone", "mobile", "email", "city", "region"]},
              {"label": _("Classification"), "fields": ["industry", "source", "contact_cycle_days",
                                                        "next_contact_at"]},
-             {"label": _("Contacts"), "fields": ["contact_ids"]}]}},
+             {"label": _("Contacts"), "fields": ["contact_ids"]},
+             {"label": _("Follow-ups"), "fields": ["interaction_ids"]}]}},
+        {"key": "crm.interaction.list", "model": "crm.interaction", "type": "list",
+         "arch": {"fields": ["at", "customer_id", "channel", "summary", "next_contact_at",
+                             "owner_id"]}},
+        {"key": "crm.interaction.calendar", "model": "crm.interaction", "type": "calendar",
+         "arch": {"date": "at", "fields": ["summary", "customer_id"]}},
+        {"key": "crm.opportunity.pivot", "model": "crm.opportunity", "type": "pivot",
+         "arch": {"rows": ["stage"], "cols": [], "measures": ["amount:sum", "id:count"]}},
         {"key": "crm.contact.list", "model": "crm.contact", "type": "list",
          "arch": {"fields": ["name", "customer_id", "title", "mobile", "email"]}},
         {"key": "crm.opportunity.list", "model": "crm.opportunity", "type": "list",
@@ -89,12 +99,47 @@ def keel_views():
                              "stage", "owner_id"]}},
         {"key": "crm.opportunity.kanban", "model": "crm.opportunity", "type": "kanban",
          "arch": {"group_by": "stage", "fields": ["name", "customer_id", "amount", "owner_id"]}},
+        # the generated search views, with the filters a salesperson uses daily
+        {"key": "crm.customer.search.followups", "model": "crm.customer", "type": "search",
+         "arch": {"extends": "crm.customer.search", "append": {"filters": [
+             {"key": "due_today", "label": _("Follow up today"), "group": "followup",
+              "domain": [["next_contact_at", ">=", "@today"], ["next_contact_at", "<", "@tomorrow"]]},
+             {"key": "overdue", "label": _("Overdue follow-up"), "group": "followup",
+              "domain": [["next_contact_at", "<", "@today"]]}]}}},
+        {"key": "crm.interaction.search.today", "model": "crm.interaction", "type": "search",
+         "arch": {"extends": "crm.interaction.search", "append": {"filters": [
+             {"key": "today", "label": _("Today"),
+              "domain": [["at", ">=", "@today"], ["at", "<", "@tomorrow"]]}]}}},
         {"key": "crm.opportunity.form", "model": "crm.opportunity", "type": "form",
          "arch": {"header": {"state": "stage", "actions": True}, "sections": [
              {"label": _("Opportunity"), "fields": ["name", "customer_id", "contact_id", "owner_id"]},
              {"label": _("Forecast"), "fields": ["amount", "probability", "expected_close"]},
              {"label": _("Notes"), "fields": ["description", "lost_reason"]}]}},
     ]
+
+
+@hookimpl
+def keel_workbench_cards(env):
+    """Today's follow-ups: the user's customers to contact today (or
+    overdue), and the follow-ups they logged today."""
+    if not env.access.allowed("crm.customer", "read"):
+        return []
+    from core.viewdefs import filter_domain
+    mine = [["owner_id", "=", env.uid]]
+    due = mine + filter_domain(env, [["next_contact_at", "<", "@tomorrow"]])
+    customers = env["crm.customer"]
+    rows = customers.search_read(due, ["name", "next_contact_at"], order="next_contact_at", limit=8)
+    today = filter_domain(env, [["at", ">=", "@today"]])[0]
+    items = [{"label": r["name"], "url": f"/web/crm.customer/{r['id']}", "note": r["next_contact_at"]}
+             for r in rows]
+    if env.access.allowed("crm.interaction", "read"):
+        logged = env["crm.interaction"].search_count(mine + [today])
+        items.append({"label": _("Follow-ups logged today"), "translate": True, "count": logged,
+                      "url": "/web/crm.interaction?f=mine&f=today"})
+    return [{"key": "crm.followups", "title": _("Today's follow-ups"), "sequence": 5,
+             "count": customers.search_count(due),
+             "url": "/web/crm.customer?f=mine&f=due_today&f=overdue",
+             "empty": _("No customer to contact today."), "items": items}]
 
 
 @hookimpl
@@ -106,6 +151,17 @@ def keel_workflows():
 def keel_migrate(env, from_version, to_version):
     # Before 0.1.0 a customer could be saved without a kind.
     env["crm.customer"].search([["kind", "=", None]]).write({"kind": "company"})
+
+
+@hookimpl
+def keel_after_create(env, model, records):
+    # a follow-up moves its customer's next contact date (when it names one)
+    if model != "crm.interaction":
+        return
+    for row in records.read(["customer_id", "next_contact_at"]):
+        if row["next_contact_at"] is not None:
+            env["crm.customer"].browse(row["customer_id"]["id"]).write(
+                {"next_contact_at": row["next_contact_at"]})
 
 
 @hookimpl

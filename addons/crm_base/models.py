@@ -1,4 +1,7 @@
-"""crm_base models: ``crm.customer``, ``crm.contact`` and ``crm.opportunity``."""
+"""crm_base models: ``crm.customer``, ``crm.contact``, ``crm.interaction``
+(follow-ups) and ``crm.opportunity``."""
+import datetime as dt
+
 from core import fields as F
 from core.i18n import _
 from core.models import Model
@@ -14,9 +17,15 @@ SOURCES = [("referral", _("Referral")), ("website", _("Website")), ("phone", _("
            ("exhibition", _("Exhibition")), ("advertising", _("Advertising")),
            ("campaign", _("Campaign")), ("other", _("Other"))]
 GENDERS = [("male", _("Male")), ("female", _("Female"))]
+CHANNELS = [("phone", _("Phone")), ("visit", _("Visit")), ("email", _("Email")),
+            ("message", _("Message")), ("other", _("Other"))]
 #: the stages of an opportunity: the states of its workflow (see workflow.py)
 STAGES = [("new", _("New")), ("qualified", _("Qualified")), ("proposal", _("Proposal")),
           ("negotiation", _("Negotiation")), ("won", _("Won")), ("lost", _("Lost"))]
+
+
+def _now(env):
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
 
 
 def models():
@@ -46,6 +55,7 @@ def models():
             "occupation": F.Char(_("Occupation")),
             "hobbies": F.Char(_("Hobbies")),
             "contact_ids": F.One2many("crm.contact", "customer_id", _("Contacts")),
+            "interaction_ids": F.One2many("crm.interaction", "customer_id", _("Follow-ups")),
         }),
         Model("crm.contact", _("Contact"), order="name", access_parent="customer_id", fields={
             "customer_id": F.Many2one("crm.customer", _("Customer"), required=True, ondelete="cascade"),
@@ -58,6 +68,19 @@ def models():
             "email": F.Char(_("Email")),
             "birthday": F.Date(_("Birthday")),
         }),
+        Model("crm.interaction", _("Follow-up"), order="at desc, id desc", rec_name="summary",
+              access_parent="customer_id", fields={
+                  "customer_id": F.Many2one("crm.customer", _("Customer"), required=True,
+                                            ondelete="cascade"),
+                  "contact_id": F.Many2one("crm.contact", _("Contact")),
+                  "channel": F.Selection(_("Channel"), options=CHANNELS, default="phone",
+                                         required=True),
+                  "at": F.Datetime(_("Time"), required=True, index=True, default=_now),
+                  "summary": F.Text(_("Summary"), required=True),
+                  "outcome": F.Text(_("Outcome")),
+                  "next_contact_at": F.Datetime(_("Next contact")),
+                  "owner_id": F.Many2one("core.user", _("Owner")),
+              }),
         Model("crm.opportunity", _("Opportunity"), order="expected_close, id", fields={
             "name": F.Char(_("Name"), required=True, index=True),
             "customer_id": F.Many2one("crm.customer", _("Customer"), required=True, ondelete="restrict"),

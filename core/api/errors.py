@@ -6,7 +6,8 @@ and code (:mod:`core.errors`): 400 ``bad_request`` (``UserInputError``,
 ``DomainError``), 403 ``forbidden``, 404 ``not_found``, 409 ``conflict``,
 422 ``validation_error``; :class:`Unauthorized` adds 401 ``unauthorized``.
 HTTP errors of routing (404, 405) and of request parsing keep their status;
-a value the database refuses (``DataError``: out of range, bad pattern…) is
+a value the database refuses (``DataError``: out of range, bad pattern…) or
+its driver cannot bind (``OverflowError``: an integer past 64 bits) is
 400; anything else is logged and answered 500 ``internal_error`` without
 the traceback.
 """
@@ -55,6 +56,10 @@ def describe(exc):
         # the driver's one-line reason (never the statement)
         reason = (str(getattr(exc, "orig", "")) or "out of range or malformed").splitlines()[0]
         return 400, "bad_request", f"the database refused a value: {reason}", {}
+    if isinstance(exc, OverflowError):
+        # a whole number past what the driver binds (SQLite: 64 bits), as
+        # PostgreSQL's "out of range" DataError above
+        return 400, "bad_request", f"a number is out of range: {exc}", {}
     log.exception("internal error on %s %s", request.method, request.path, exc_info=exc)
     return 500, "internal_error", "internal error", {}
 

@@ -8,18 +8,12 @@ the parameter). The file is built in the request's unit of work — with its
 small, on disk beyond), then sent as an attachment named after the model's
 label in the caller's language and the day.
 """
-import tempfile
-import urllib.parse
-
-from flask import current_app, request
-from werkzeug.wsgi import wrap_file
+from flask import request
 
 from .. import export as exporting
+from ..downloads import export_response
 from ..errors import UserInputError
 from . import bp, http
-
-#: bytes kept in memory before the file being built moves to disk
-SPOOL_BYTES = 8 * 1024 * 1024
 
 
 @bp.get("/data/<model>/export")
@@ -30,22 +24,7 @@ def data_export(env, model):
     domain = http.domain()
     fields = http.fields(records)
     lang = http.language(env)
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
-    try:
-        exporting.export(env, model, spool, fmt, domain, fields, lang)
-        size = spool.tell()
-        spool.seek(0)
-    except BaseException:
-        spool.close()
-        raise
-    label = exporting.model_label(records._meta, lang)
-    day = env.now.date().isoformat()
-    response = current_app.response_class(
-        wrap_file(request.environ, spool), content_type=exporting.CONTENT_TYPES[fmt],
-        direct_passthrough=True)
-    response.content_length = size
-    response.headers["Content-Disposition"] = disposition(f"{label}-{day}.{fmt}", f"{model}-{day}.{fmt}")
-    return response
+    return export_response(env, records._meta, fmt, domain, fields, lang)
 
 
 def _format():
@@ -58,11 +37,3 @@ def _format():
                              {"parameter": "format"})
     return fmt
 
-
-def disposition(name, fallback):
-    """``attachment`` with an ASCII ``filename`` (``fallback``, characters
-    outside printable ASCII and quotes replaced) and the real ``name`` as
-    RFC 5987 ``filename*=UTF-8''…``."""
-    plain = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in fallback)
-    encoded = urllib.parse.quote(name, safe="")
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"

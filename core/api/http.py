@@ -8,10 +8,13 @@ import decimal
 import functools
 import json
 import re
+import weakref
 
 from flask import current_app, g, request
 
 from ..errors import DomainError, NotFound, UserInputError
+from ..fields import Field
+from ..i18n import negotiate
 from ..security.auth import verify_token
 from .errors import Unauthorized
 
@@ -24,7 +27,6 @@ MAX_DOMAIN = 32000
 MAX_TOKEN = 200
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _WHOLE = re.compile(r"[0-9]{1,12}\Z")
-LANGUAGES = ("en", "zh_CN")
 
 
 def database():
@@ -72,12 +74,9 @@ def unit_of_work(view):
 
 
 def language(env):
-    """The caller's language: the user's ``lang``, else ``Accept-Language``."""
-    lang = env.user_values().get("lang")
-    if lang in LANGUAGES:
-        return lang
-    match = request.accept_languages.best_match(["en", "zh-CN"])
-    return {"zh-CN": "zh_CN"}.get(match, "en")
+    """The caller's language: the user's ``lang``, else ``Accept-Language``
+    (the one rule of the web UI too: :func:`core.i18n.negotiate`)."""
+    return negotiate(env.user_values().get("lang"), request.accept_languages)
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -99,15 +98,29 @@ def json_response(data, status=200, headers=None):
 
 
 def record(meta, row):
-    """A row read by the model API as JSON values: decimals as text, dates
-    ISO, binary as base64; many2one values are already ``{"id", "name"}``."""
-    out = {}
-    for name, value in row.items():
-        field = meta.fields.get(name)
-        if value is not None and field is not None and field.column and field.type != "many2one":
-            value = field.to_json(value)
-        out[name] = value
-    return out
+    """A row read by the model API as JSON values: each field's own
+    ``to_json`` (decimals as text, dates ISO, binary as base64) where its
+    type has one; many2one values are already ``{"id", "name"}``."""
+    for name, to_json in _converters(meta):
+        value = row.get(name)
+        if value is not None:
+            row[name] = to_json(value)
+    return row
+
+
+_CONVERTERS = weakref.WeakKeyDictionary()
+
+
+def _converters(meta):
+    """``[(field name, to_json)]`` of the fields whose type converts values
+    for JSON — a handful per model, found once per model metadata (a list
+    page converts 80 rows)."""
+    found = _CONVERTERS.get(meta)
+    if found is None:
+        found = _CONVERTERS[meta] = [
+            (f.name, f.to_json) for f in meta.fields.values()
+            if f.column and f.type != "many2one" and type(f).to_json is not Field.to_json]
+    return found
 
 
 # -- the request -----------------------------------------------------------------------

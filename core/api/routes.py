@@ -15,6 +15,7 @@ from ..security import audit
 from ..security.auth import MAX_PASSWORD_LENGTH, authenticate, issue_token
 from . import PUBLIC_ENDPOINTS, bp, http
 from .errors import Unauthorized, error_response
+from .schemas import check_references
 
 MAX_LOGIN_LENGTH = 256
 #: ids are 32-bit integers; larger ones match no route (404)
@@ -146,7 +147,9 @@ def data_list(env, model):
 @http.unit_of_work
 def data_create(env, model):
     records = http.model(env, model)
-    created = records.create(http.body_object())
+    values = http.body_object()
+    check_references(records._meta, values)
+    created = records.create(values)
     return _read_back(created), 201, {"Location": f"{request.path}/{created.id}"}
 
 
@@ -187,6 +190,7 @@ def data_write(env, model, rid):
     records = http.model(env, model)
     values = http.body_object()
     record = _visible(records, rid)
+    check_references(records._meta, values)
     with _as_missing(model, rid):
         record.write(values)
     return _read_back(record)

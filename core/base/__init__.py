@@ -10,14 +10,16 @@ from core.i18n import _
 from core.models import Model
 
 from .approval_models import approval_models
+from .attachment_models import attachment_models
 from .field_models import field_models
 from .security_models import security_models
+from .ui_models import keel_workbench_cards, ui_models  # noqa: F401  (a hook of the kernel)
 from .workflow_models import workflow_models
 
 manifest = {
     "name": "base",
     "label": "Kernel",
-    "version": "0.1.0",
+    "version": "0.2.0",
     "summary": "Users, departments, roles, addons, sequences, menus, views, jobs",
     "category": "Kernel",
     "depends": [],
@@ -51,11 +53,12 @@ def keel_models():
         }),
         Model("core.role", _("Role"), order="code", readable_by_all=True, fields={
             "code": F.Char(_("Code"), required=True, unique=True),
-            "name": F.Char(_("Name"), required=True),
+            # shipped roles carry their addon's English name: shown translated
+            "name": F.Char(_("Name"), required=True, translate=True),
             "is_admin": F.Boolean(_("Administrator"), help=_("Every permission on every model")),
             "permission_ids": F.One2many("core.permission", "role_id", _("Permissions")),
             "field_rule_ids": F.One2many("core.field_rule", "role_id", _("Field rules")),
-            "description": F.Text(_("Description")),
+            "description": F.Text(_("Description"), translate=True),
             "addon": F.Char(_("Addon"), readonly=True, index=True),
         }),
         Model("core.addon", _("Addon"), order="name", fields={
@@ -91,7 +94,9 @@ def keel_models():
             "key": F.Char(_("Key"), required=True, unique=True),
             "model": F.Char(_("Model"), required=True, index=True),
             "type": F.Selection(_("Type"), required=True, options=[
-                "list", "form", "kanban", "calendar", "pivot", "graph", "search"]),
+                ("list", _("List")), ("form", _("Form")), ("kanban", _("Kanban")),
+                ("calendar", _("Calendar")), ("pivot", _("Pivot")), ("graph", _("Graph")),
+                ("search", _("Search"))]),
             "arch": F.Json(_("Definition")),
             "addon": F.Char(_("Addon"), readonly=True, index=True),
         }),
@@ -108,9 +113,7 @@ def keel_models():
               unique_together=[("model", "name")], fields={
                   "model": F.Char(_("Model"), required=True),
                   "name": F.Char(_("Name"), required=True),
-                  "type": F.Selection(_("Type"), required=True, options=[
-                      "char", "text", "integer", "decimal", "boolean", "date", "datetime",
-                      "selection", "many2one"]),
+                  "type": F.Selection(_("Type"), required=True, options=FIELD_TYPES),
                   "label": F.Char(_("Label")),
                   "selection": F.Json(_("Options")),
                   "relation": F.Char(_("Relation")),
@@ -119,7 +122,15 @@ def keel_models():
                   # the default as text, converted by the field's type
                   "default_value": F.Char(_("Default")),
               }),
-    ] + security_models() + field_models() + workflow_models() + approval_models()
+    ] + security_models() + field_models() + workflow_models() + approval_models() \
+        + attachment_models() + ui_models()
+
+
+#: the types of user-defined fields, with their labels
+FIELD_TYPES = [("char", _("Text")), ("text", _("Long text")), ("integer", _("Whole number")),
+               ("decimal", _("Decimal number")), ("boolean", _("Yes/no")), ("date", _("Date")),
+               ("datetime", _("Date and time")), ("selection", _("Selection")),
+               ("many2one", _("Link to a record"))]
 
 
 #: written only by the approval service (``core.approvals``), which checks
@@ -141,6 +152,10 @@ def _service_only(env, model):
     if model in _APPROVAL_RECORDS and not env.context.get(SERVICE):
         raise AccessDenied(f"{model} records change only through approvals "
                            "(approve, reject, withdraw…)", {"model": model})
+    from core import attachments
+    if model == attachments.MODEL and not env.context.get(attachments.SERVICE):
+        raise AccessDenied(f"{model} records change only through the attachments of their "
+                           "record", {"model": model})
 
 
 @hookimpl
@@ -191,4 +206,7 @@ def keel_menus():
             {"key": "settings.departments", "label": _("Departments"), "parent": "settings",
              "model": "core.department", "sequence": 20},
             {"key": "settings.roles", "label": _("Roles"), "parent": "settings",
-             "model": "core.role", "sequence": 30}]
+             "model": "core.role", "sequence": 30},
+            # shown to those who may read core.field: administrators
+            {"key": "settings.fields", "label": _("Fields"), "parent": "settings",
+             "model": "core.field", "url": "/web/settings/fields", "sequence": 40}]

@@ -5,6 +5,10 @@ from core.i18n import _
 from core.models import Model
 
 OPERATIONS = ("read", "create", "write", "delete", "export", "import", "approve")
+#: the labels of the operations' columns (written out for the message extractor)
+OPERATION_LABELS = {"read": _("Read"), "create": _("Create"), "write": _("Write"),
+                    "delete": _("Delete"), "export": _("Export"), "import": _("Import"),
+                    "approve": _("Approve")}
 SCOPES = [("own", _("Own records")), ("department", _("Own department")),
           ("department_tree", _("Own department and those below")), ("all", _("All records"))]
 
@@ -15,7 +19,7 @@ def security_models():
               unique_together=[("role_id", "model")], fields={
                   "role_id": F.Many2one("core.role", _("Role"), required=True, ondelete="cascade"),
                   "model": F.Char(_("Model"), required=True, index=True),
-                  **{f"perm_{op}": F.Boolean(_(op.capitalize()), default=False) for op in OPERATIONS},
+                  **{f"perm_{op}": F.Boolean(OPERATION_LABELS[op], default=False) for op in OPERATIONS},
                   "scope": F.Selection(_("Scope"), options=SCOPES, default="own", required=True),
                   "domain": F.Json(_("Extra domain"),
                                    help=_("Records must also match this domain")),

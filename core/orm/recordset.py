@@ -187,6 +187,9 @@ class Recordset:
             self.env.db.touch_security(self.env.conn)
         if self._meta.name in workflow.WORKFLOW_MODELS:
             workflow.changed(self.env, self._meta.name)
+        if self._meta.name == "core.view":
+            from .. import viewdefs
+            viewdefs.changed(self.env)
 
     def _guard(self, op, values=None):
         """403 unless the caller may ``op`` this model (and write these fields)."""
@@ -524,11 +527,20 @@ class Recordset:
             stmt = stmt.where(where)
         return page(stmt.order_by(*clauses), limit, offset)
 
-    def search_count(self, domain=None):
+    def search_count(self, domain=None, limit=None):
+        """How many records match; with ``limit``, counted up to ``limit``
+        only (a list's "10,000+": counting a million rows would cost more
+        than the page it sits on)."""
         query, where = self._select(None, domain)
-        stmt = sa.select(sa.func.count()).select_from(query.from_)
+        if limit is None:
+            stmt = sa.select(sa.func.count()).select_from(query.from_)
+            if where is not None:
+                stmt = stmt.where(where)
+            return self.env.conn.execute(stmt).scalar()
+        inner = sa.select(query.root.c.id).select_from(query.from_)
         if where is not None:
-            stmt = stmt.where(where)
+            inner = inner.where(where)
+        stmt = sa.select(sa.func.count()).select_from(inner.limit(limit).subquery())
         return self.env.conn.execute(stmt).scalar()
 
     def search_read(self, domain=None, fields=None, order=None, limit=None, offset=0):

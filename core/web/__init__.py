@@ -7,7 +7,8 @@ Layout (grows with the web UI issue):
 * ``core/web/static/`` — CSS (and later JS), served at ``/web/static/…``;
   nothing comes from a CDN.
 * :mod:`core.web.session` — Flask-Login: the session cookie and the user
-  loader; :mod:`core.web.i18n` — the page language and every translation;
+  loader; :mod:`core.web.i18n` — Flask-Babel: the page language, its
+  texts (the gettext catalogs of :mod:`core.i18n`) and locale formatting;
   :mod:`core.web.views` — the routes.
 
 Security set-up done by :func:`init_app`: CSRF protection (Flask-WTF) on
@@ -25,6 +26,7 @@ from flask import Blueprint, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from .i18n import best_language, gettext, html_lang
+from .i18n import init_app as init_i18n
 from .session import login_manager
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -64,13 +66,16 @@ def init_app(app, csrf_exempt=()):
     for blueprint in csrf_exempt:
         csrf.exempt(blueprint)
 
+    # Flask-Babel first: its Jinja i18n extension installs a ``_`` of its own,
+    # replaced by ours (plain text, escaped by Jinja like any other value)
+    init_i18n(app)
     app.jinja_env.globals.update(_=gettext, html_lang=html_lang)
     app.before_request(_require_login)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(404, _not_found)
 
-    from . import views  # noqa: F401  (the routes)
+    from . import views, model_views, form_views, boards, profile, attachments, fields_admin  # noqa: F401,E501  (the routes)
     app.register_blueprint(bp)
 
 

@@ -3,8 +3,8 @@ import logging
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import redirect, render_template, request, session
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import g, redirect, render_template, request, session
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 
@@ -12,7 +12,10 @@ from .. import __version__
 from ..errors import AccessDenied
 from ..security.auth import MAX_PASSWORD_LENGTH, authenticate
 from . import bp
-from .i18n import gettext
+from ..i18n import _, translate
+from ..security.menus import menu_tree, trail, visible_menus
+from .context import page, unit_of_work
+from .i18n import best_language, gettext
 from .session import WebUser, database, end_sessions, read_user
 
 log = logging.getLogger(__name__)
@@ -20,7 +23,7 @@ log = logging.getLogger(__name__)
 HOME = "/web"
 LOGIN = "/web/login"
 MAX_LOGIN_LENGTH = 256
-REFUSED = "Wrong login or password, or too many failed attempts. Please try again later."
+REFUSED = _("Wrong login or password, or too many failed attempts. Please try again later.")
 
 
 class LoginForm(FlaskForm):
@@ -120,13 +123,77 @@ def logout():
 
 
 @bp.get("/web")
-@login_required
-def workbench():
-    db = database()
-    with db.transaction() as conn:
-        addons = conn.exec_driver_sql(
-            "SELECT name, addon_version AS version FROM core_addon "
-            "WHERE state = 'installed' ORDER BY name").all()
-        edition = db.get_meta(conn, "edition")
-    return render_template("web/workbench.html", addons=addons, edition=edition,
-                           version=__version__)
+@page
+def workbench(env):
+    """The home page: the cards every addon fills (``keel_workbench_cards``)
+    and, in one small line at the bottom, the version, edition and addons."""
+    addons = env.sudo()["core.addon"].search_read([["state", "=", "installed"]],
+                                                  ["name", "addon_version"], order="name")
+    system = {"version": __version__, "addons": addons,
+              "edition": env.db.get_meta(env.conn, "edition") if env.db else None}
+    return render_template("web/workbench.html", cards=workbench_cards(env), system=system)
+
+
+def workbench_cards(env):
+    """Every addon's cards, by ``sequence`` then addon order."""
+    hooks = env.registry.hooks
+    found = [(addon, card) for addon, cards in hooks.gather("keel_workbench_cards", env=env)
+             for card in cards or ()]
+    return [card for _, card in sorted(found, key=lambda item: item[1].get("sequence", 50))]
+
+
+def request_menus(env):
+    """The user's visible menus, read once per request."""
+    menus = g.get("keel_menus")
+    if menus is None:
+        menus = g.keel_menus = visible_menus(env)
+    return menus
+
+
+@bp.app_context_processor
+def _shell_context():
+    """``shell``: what ``_shell.html`` draws around a page (menus, breadcrumbs),
+    computed on first use only."""
+    return {"shell": Shell()}
+
+
+class Shell:
+    """The signed-in user's menus and the breadcrumbs of the current page,
+    read through the request's unit of work (or a short one of its own, for
+    pages drawn outside it, such as error pages)."""
+
+    @property
+    def menus(self):
+        env = g.get("keel_env")
+        if env is not None or g.get("keel_menus") is not None:
+            return request_menus(env)
+        with unit_of_work() as env:
+            return request_menus(env)
+
+    @property
+    def tree(self):
+        return menu_tree(self.menus)
+
+    def label(self, text):
+        return translate(text, best_language())
+
+    def crumbs(self, record=None):
+        """``[(label, url)]``: workbench › menu › model › record, from the
+        page's address (``/web/MODEL[/ID|/new]``); ``record``: the record's
+        name, when the page knows it."""
+        items = [(gettext("Workbench"), HOME)]
+        parts = request.path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "web" or "." not in parts[1]:
+            return items
+        model = parts[1]
+        path = trail(self.menus, model)
+        items.extend((self.label(m["label"]), None) for m in path[:-1])
+        env = g.get("keel_env")
+        meta = env.registry.models.get(model) if env is not None else None
+        if path:
+            items.append((self.label(path[-1]["label"]), f"/web/{model}"))
+        elif meta is not None:
+            items.append((self.label(meta.label), f"/web/{model}"))
+        if len(parts) > 2 and parts[2]:
+            items.append((record or (gettext("New") if parts[2] == "new" else f"#{parts[2]}"), None))
+        return items

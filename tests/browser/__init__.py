@@ -1,0 +1,1 @@
+"""Tests driving the web UI in Debian's Chromium (Playwright for Python)."""
