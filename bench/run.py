@@ -5,7 +5,7 @@ import sys
 import tempfile
 import time
 
-from . import approvals, custom_field, web
+from . import approvals, backups, custom_field, imports, reports, web
 from .customers import CustomerBench, env_int
 from .results import PATH, merge, table
 
@@ -23,6 +23,12 @@ def main():
         entries += approvals.run(folder, log)
         log("- web UI and REST API pages …")
         entries += web.run(folder, n, log)
+        log("- import …")
+        entries += imports.run(folder, n, log)
+        log("- backup and restore …")
+        entries += backups.run(folder, n, log)
+        log("- reports and export …")
+        entries += reports.run(folder, n, log)
     merge(entries)
     print()
     print(table(entries))

@@ -482,8 +482,10 @@ def user_token(obj, login, label, days, list_, revoke, as_json):
 # templates).
 from .cli_data import COMMANDS as _data_commands  # noqa: E402
 from .cli_custom import COMMANDS as _custom_commands  # noqa: E402
+from .cli_scheduler import COMMANDS as _scheduler_commands  # noqa: E402
+from .cli_backup import COMMANDS as _backup_commands  # noqa: E402
 
-for _command in (*_data_commands, *_custom_commands):
+for _command in (*_data_commands, *_custom_commands, *_scheduler_commands, *_backup_commands):
     cli.add_command(_command)
 
 

@@ -21,6 +21,15 @@ class Config:
     secret_key: str = DEV_SECRET_KEY
     data_dir: str = "var"
     log_level: str = "WARNING"
+    # platform services (issue 6); an empty folder means one under data_dir
+    files_dir: str = ""
+    max_upload_mb: int = 25
+    backup_dir: str = ""
+    backup_keep: int = 14
+    backup_time: str = "02:00"
+    trash_days: int = 30
+    smtp_url: str = ""
+    mail_from: str = "keel@localhost"
 
     def with_overrides(self, **values):
         return replace(self, **{k: v for k, v in values.items() if v is not None})

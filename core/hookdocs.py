@@ -184,6 +184,14 @@ def keel_demo_data():
     return [{"model": "crm.customer", "key": "name", "records": [
         {"name": "Demo Trading Co.", "kind": "company", "city": "Suzhou"},
     ]}]''',
+    "keel_notification_channels": '''\
+@hookimpl
+def keel_notification_channels():
+    return []''',
+    "keel_reports": '''\
+@hookimpl
+def keel_reports():
+    return []''',
     "keel_workbench_cards": '''\
 @hookimpl
 def keel_workbench_cards(env):

@@ -119,6 +119,22 @@ def keel_workbench_cards(env):
     user cannot act on."""
 
 
+# -- platform services ------------------------------------------------------
+
+@hookspec
+def keel_notification_channels():
+    """Called when notifications are sent. Return a list of delivery
+    channels (SMS, fax, WeCom, DingTalk, Feishu …): objects with ``code``,
+    ``label`` and a ``deliver(message)`` method; see docs/notifications.md."""
+
+
+@hookspec
+def keel_reports():
+    """Called when the registry is built. Return a list of reports on
+    ``read_group``: dicts with ``key``, ``label``, ``model``, dimensions and
+    measures; see docs/reports.md."""
+
+
 # -- workflows ------------------------------------------------------------
 
 @hookspec

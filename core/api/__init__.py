@@ -35,3 +35,4 @@ def init_app(app):
 # the routes and the blueprint's hooks, then the routes of each topic
 from . import routes  # noqa: E402,F401
 from . import activity, actions, approvals, attachments, export, fields, openapi  # noqa: E402,F401
+from . import imports, notifications, reports, trash  # noqa: E402,F401

@@ -15,6 +15,11 @@ from .field_models import field_models
 from .security_models import security_models
 from .ui_models import keel_workbench_cards, ui_models  # noqa: F401  (a hook of the kernel)
 from .workflow_models import workflow_models
+# platform services (issue 6): each module gives its models, menus and jobs
+from . import (import_models, notification_models, report_models, scheduler_models,
+               trash_models)
+
+SERVICES = (scheduler_models, notification_models, trash_models, report_models, import_models)
 
 manifest = {
     "name": "base",
@@ -123,7 +128,7 @@ def keel_models():
                   "default_value": F.Char(_("Default")),
               }),
     ] + security_models() + field_models() + workflow_models() + approval_models() \
-        + attachment_models() + ui_models()
+        + attachment_models() + ui_models() + [m for service in SERVICES for m in service.models()]
 
 
 #: the types of user-defined fields, with their labels
@@ -189,7 +194,8 @@ def keel_before_unlink(env, model, records):
 @hookimpl
 def keel_jobs():
     return [{"key": "core.approvals.remind", "label": _("Approval reminders and escalation"),
-             "function": "core.approvals:remind_and_escalate", "interval": 3600}]
+             "function": "core.approvals:remind_and_escalate", "interval": 3600}] \
+        + [job for service in SERVICES for job in service.jobs()]
 
 
 @hookimpl
@@ -209,4 +215,5 @@ def keel_menus():
              "model": "core.role", "sequence": 30},
             # shown to those who may read core.field: administrators
             {"key": "settings.fields", "label": _("Fields"), "parent": "settings",
-             "model": "core.field", "url": "/web/settings/fields", "sequence": 40}]
+             "model": "core.field", "url": "/web/settings/fields", "sequence": 40}] \
+        + [menu for service in SERVICES for menu in service.menus()]

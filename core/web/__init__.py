@@ -76,6 +76,7 @@ def init_app(app, csrf_exempt=()):
     app.register_error_handler(404, _not_found)
 
     from . import views, model_views, form_views, boards, profile, attachments, fields_admin  # noqa: F401,E501  (the routes)
+    from . import imports, system, trash, notifications, reports  # noqa: F401  (platform services)
     app.register_blueprint(bp)
 
 

@@ -1,0 +1,13 @@
+"""(being written)"""
+
+
+def models():
+    return []
+
+
+def menus():
+    return []
+
+
+def jobs():
+    return []

@@ -1,0 +1,4 @@
+"""(being written)"""
+
+#: click commands added to ``keel`` by :mod:`core.cli`
+COMMANDS = []
