@@ -21,7 +21,8 @@ def create_app(config=None, db=None):
     app.config["SECRET_KEY"] = config.secret_key
     app.extensions["keel.db"] = db or Database(config.database_url)
     app.extensions["keel.config"] = config
-    app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024  # larger bodies are refused with 413
+    # larger bodies are refused with 413: the largest file (max_upload_mb) and the form around it
+    app.config["MAX_CONTENT_LENGTH"] = (config.max_upload_mb + 8) * 1024 * 1024
     from . import api, web
     web.init_app(app, csrf_exempt=[api.bp])
     api.init_app(app)

@@ -23,6 +23,7 @@ gets a 409.
 import sqlalchemy as sa
 
 from .errors import AccessDenied, Conflict, NotFound, UserInputError
+from .i18n import _
 from .security import audit
 
 POLICY, REQUEST, TASK = "core.approval_policy", "core.approval_request", "core.approval_task"
@@ -220,7 +221,7 @@ def add_cosigner(env, request_id, user_id, comment=None):
         raise Conflict(f"{user[0]['name']} already approves this level", {"user_id": user_id})
     tasks.create({"request_id": request_id, "level": request["level"], "approver_id": user_id,
                   "cosigner": True})
-    _notify(env, [user_id], request, "approval requested")
+    _notify(env, [user_id], request, "requested")
     _event(env, request, "cosigner", request["level"], comment, user=user_id)
     return describe(env, request_id)
 
@@ -242,7 +243,7 @@ def _decide(env, request_id, decision, comment):
     _event(env, request, decision, level, comment)
     if decision == "rejected":
         _close(env, request, "rejected")
-        _notify(env, [request["requester_id"]], request, "approval rejected", comment)
+        _notify(env, [request["requester_id"]], request, "rejected", comment)
     elif decision == "returned":
         _cancel_pending(env, request_id)
         _move_level(env, request, level - 1)
@@ -303,14 +304,14 @@ def _start_level(env, request, level, run=True):
             tasks = _service(env)[TASK]
             tasks.create([{"request_id": request_id, "level": level, "approver_id": uid}
                           for uid in approvers])
-            _notify(env, approvers, request, "approval requested")
+            _notify(env, approvers, request, "requested")
             return "pending"
         _event(env, request, "skipped", level, "no approver")
         level += 1
     _set_level(env, request, level)
     _close(env, request, "approved")
     _event(env, request, "approved_final", level, None)
-    _notify(env, [request["requester_id"]], request, "approval granted")
+    _notify(env, [request["requester_id"]], request, "granted")
     if run:
         _run_as_requester(env, request)
     return "approved"
@@ -351,7 +352,7 @@ def _manager_up(env, user_id, levels):
     dept = users.get(user_id, (None, False))[0]
     current = user_id
     seen = set()
-    for _ in range(levels):
+    for _level in range(levels):
         manager = None
         while dept is not None and dept not in seen and dept in departments:
             seen.add(dept)
@@ -454,7 +455,7 @@ def remind_and_escalate(env):
             last = task["reminded_at"]
             if last is None or env.now - last >= dt.timedelta(hours=remind):
                 tasks.browse([task["id"]]).write({"reminded_at": env.now})
-                _notify(env, [task["approver_id"]["id"]], request, "approval reminder")
+                _notify(env, [task["approver_id"]["id"]], request, "reminder")
                 _event(env, request, "reminded", task["level"], None, user=task["approver_id"]["id"])
                 reminded += 1
         escalate = policy.get("escalate_after_hours")
@@ -466,7 +467,7 @@ def remind_and_escalate(env):
                                              ["approver_id", "=", manager]], limit=1):
                 tasks.create({"request_id": request["id"], "level": task["level"],
                               "approver_id": manager})
-                _notify(env, [manager], request, "approval escalated")
+                _notify(env, [manager], request, "escalated")
                 _event(env, request, "escalated", task["level"], None, user=manager)
                 escalated += 1
     return {"reminded": reminded, "escalated": escalated}
@@ -558,13 +559,28 @@ def _event(env, request, event, level, comment, user=None):
     audit.log(env, "approval", request["model"], request["record_id"], data)
 
 
+#: what approval notices say, by the event's kind (``approval.requested`` …)
+NOTICES = {"requested": _("Approval requested"), "granted": _("Approval granted"),
+           "rejected": _("Approval rejected"), "reminder": _("Approval reminder"),
+           "escalated": _("Approval escalated")}
+
+
 def _notify(env, user_ids, request, what, comment=None):
-    if "core.notification" not in env.registry.models or not user_ids:
+    """Tell ``user_ids`` about ``request`` (``what``: a key of
+    :data:`NOTICES`) through the notification service, in each one's
+    language. A notice to approvers (a request waiting on them) always
+    shows in-app; the requester may opt out of theirs."""
+    from .i18n import translate
+    from .services import notify
+    if not user_ids:
         return
-    message = f"{what}: {request['model']} {request['record_id']} — {request['action']}"
-    if comment:
-        message += f" ({comment})"
-    env.sudo()["core.notification"].create([{"owner_id": uid, "message": message,
-                                              "model": request["model"],
-                                              "record_id": request["record_id"]}
-                                             for uid in user_ids])
+    meta = env.registry[request["model"]]
+    name = env.sudo()[request["model"]].browse(request["record_id"]).exists()
+    name = name.display_name if name else f"{request['model']} {request['record_id']}"
+
+    def subject(lang):
+        text = f"{translate(NOTICES[what], lang)}: {translate(meta.label, lang)} {name} — " \
+               f"{request['action']}"
+        return f"{text} ({comment})" if comment else text
+    notify.send(env, user_ids, subject, record=(request["model"], request["record_id"]),
+                kind=f"approval.{what}", mandatory=what in ("requested", "reminder", "escalated"))

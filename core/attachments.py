@@ -6,17 +6,23 @@ attach and remove them. A record outside the caller's rules answers
 ``NotFound`` exactly as a missing one. ``core.attachment`` rows change only
 here (the base addon refuses other writes); each step is also an entry of
 the record's own history (``attach`` / ``detach``).
+
+The content is stored on disk by its hash (:mod:`core.services.files`),
+written before the row; the row keeps name, mimetype (from the content),
+size and checksum. Rows of older databases whose ``data`` column still holds
+the content are read from it.
 """
-import hashlib
-import mimetypes
 import unicodedata
 
 from .errors import AccessDenied, NotFound, UserInputError
+from .i18n import _
 from .security import audit
+from .services import files
 
 MODEL = "core.attachment"
 #: context key of the service's own writes (the base addon lets only these through)
 SERVICE = "attachment_service"
+#: the default size limit; the effective one is config ``max_upload_mb``
 MAX_SIZE = 25 * 1024 * 1024
 MAX_NAME = 200
 LISTED = ["name", "mimetype", "size", "created_at", "created_by_id"]
@@ -49,19 +55,33 @@ def clean_name(name):
     return name
 
 
+def max_size(config):
+    """The size limit in bytes (config ``max_upload_mb``)."""
+    mb = getattr(config, "max_upload_mb", None)
+    return int(mb) * 1024 * 1024 if mb else MAX_SIZE
+
+
 def add(env, model, rid, name, data, mimetype=None):
-    """Attach ``data`` (bytes) named ``name`` to record ``rid``; its id."""
+    """Attach ``data`` (bytes) named ``name`` to record ``rid``; its id.
+    ``mimetype`` (what the browser claimed) is ignored: the stored type is
+    the content's (:func:`core.services.files.sniff`)."""
     _record(env, model, rid, "write")
     if not isinstance(data, bytes):
         raise UserInputError("attachment: the content must be bytes")
-    if len(data) > MAX_SIZE:
-        raise UserInputError(f"attachment: {name!r} is larger than {MAX_SIZE // (1024 * 1024)} MB",
-                             {"fields": ["data"]})
+    config = files.config_of(env)
+    limit = max_size(config)
+    shown = clean_name(name) if (name or "").strip() else name
+    if len(data) > limit:
+        raise UserInputError(_("{name} is larger than the limit of {limit} MB").format(
+            name=shown, limit=limit // (1024 * 1024)), {"fields": ["file"], "file": shown})
     name = clean_name(name)
-    mimetype = mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if not data:
+        raise UserInputError(_("{name} is empty").format(name=name), {"fields": ["file"], "file": name})
+    kind = files.sniff(name, data)
+    checksum = files.store(config, data)  # before the row: a committed row finds its file
     created = env.sudo().with_context(**{SERVICE: True})[MODEL].create({
-        "res_model": model, "res_id": rid, "name": name, "mimetype": mimetype[:100],
-        "size": len(data), "checksum": hashlib.sha256(data).hexdigest(), "data": data})
+        "res_model": model, "res_id": rid, "name": name, "mimetype": kind[:100],
+        "size": len(data), "checksum": checksum})
     audit.log(env, "attach", model, rid, {"attachment": created.id, "name": name, "size": len(data)})
     return created.id
 
@@ -87,9 +107,14 @@ def get(env, aid):
         _record(env, row["res_model"], row["res_id"], "read")
     except (NotFound, AccessDenied):
         raise NotFound(f"attachment {aid} not found") from None
-    found = env.sudo()[MODEL].browse([aid]).read(["name", "mimetype", "size", "data",
-                                                  "res_model", "res_id"])
-    return found[0]
+    found = env.sudo()[MODEL].browse([aid]).read(["name", "mimetype", "size", "data", "checksum",
+                                                  "res_model", "res_id"])[0]
+    if not found["data"]:  # stored on disk (rows of older databases keep their content)
+        found["data"] = files.read(files.config_of(env), found["checksum"])
+        if found["data"] is None:
+            raise NotFound(_("the file of attachment {id} is missing from the file store")
+                           .format(id=aid), {"id": aid})
+    return found
 
 
 def remove(env, aid):

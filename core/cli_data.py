@@ -1,8 +1,9 @@
-"""``keel export`` (and later ``keel import``): data in and out of the
-model API, with the acting user's rights (CONTRACT.md §2).
+"""``keel export`` and ``keel import``: data in and out of the model API,
+with the acting user's rights (CONTRACT.md §2).
 """
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 
 from . import export as exporting
 from .errors import UserInputError
+from .services import imports
 
 #: file suffix -> export format
 SUFFIXES = {".csv": "csv", ".xlsx": "xlsx"}
@@ -116,5 +118,73 @@ def export_command(obj, model, output, domain, fields, lang):
     click.echo(f"exported {done.count} {model} records to {output}")
 
 
+def _mapping(items):
+    """``--map 'Header=field'`` (repeatable) as ``{header: field}``."""
+    out = {}
+    for item in items:
+        header, sep, field = item.partition("=")
+        if not sep or not header.strip():
+            raise UserInputError(f"--map {item!r}: expected 'Header=field' (an empty field leaves "
+                                 "the column out)")
+        out[header.strip()] = field.strip()
+    return out
+
+
+@click.command("import")
+@click.argument("model")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and report, write nothing.")
+@click.option("--on-duplicate", type=click.Choice(imports.ON_DUPLICATE), default="error",
+              show_default=True, help="A row naming an existing record (by the model's keys).")
+@click.option("--map", "maps", multiple=True, metavar="'Header=field'",
+              help="The field a column fills (repeatable); 'Header=' leaves it out.")
+@click.option("--ignore-unknown", is_flag=True, help="Leave out columns that name no field.")
+@click.option("--rejects", metavar="FILE",
+              help="Write the bad rows here, with a column giving the reasons, to fix and import again.")
+@click.option("--progress-every", type=click.IntRange(1), default=10000, show_default=True,
+              help="Rows between progress lines (shown when stderr is a terminal).")
+@click.pass_obj
+def import_command(obj, model, file, dry_run, on_duplicate, maps, ignore_unknown, rejects,
+                   progress_every):
+    """Import FILE (CSV in UTF-8 or GBK, or XLSX) into MODEL as --user.
+
+    All rows or none: every bad row is reported on stderr (line in the file,
+    column, value, reason) and nothing is written."""
+    path = Path(file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserInputError(f"cannot read {file}: {exc.strerror or exc}") from None
+    mapping = _mapping(maps)
+    db = obj.initialised_db()
+    progress = None
+    if sys.stderr.isatty():
+        step = [0]
+
+        def progress(done, total):
+            if done - step[0] >= progress_every or done == total:
+                step[0] = done
+                click.echo(f"checked {done}/{total} rows", err=True)
+    try:
+        with db.unit_of_work(obj.user, context={"source": "cli"}) as env:
+            result = imports.run(env, model, data, path.name, dry_run=dry_run,
+                                 on_duplicate=on_duplicate, mapping=mapping,
+                                 ignore_unknown=ignore_unknown, progress=progress)
+    except imports.ImportFailed as exc:
+        result = exc.result
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    if rejects and result.problems:
+        content, _suffix = imports.rejects(result.table, result.problems)
+        target = Path(rejects)
+        _write_beside(target, lambda out: out.write(content))
+        click.echo(f"rejected rows written to {rejects}", err=True)
+    if result.problems:
+        lines = len(result.bad_lines)
+        raise UserInputError(f"{len(result.problems)} problem(s) in {lines} row(s) of {file}: "
+                             f"nothing imported")
+    click.echo(result.summary())
+
+
 #: click commands added to ``keel`` by :mod:`core.cli`
-COMMANDS = [export_command]
+COMMANDS = [export_command, import_command]

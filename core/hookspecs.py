@@ -75,8 +75,11 @@ def keel_jobs():
     """Called when the addon is installed or upgraded. Return a list of
     scheduled jobs: dicts with ``key``, ``label``, ``function`` (an import
     path ``module:callable``) and either ``cron`` (a crontab string) or
-    ``interval`` (seconds). They are stored in ``core.job`` and removed on
-    uninstall."""
+    ``interval`` (seconds), and optionally ``max_attempts`` (default 3)
+    and ``retry_delay`` (seconds, default 60, doubled on each retry). They
+    are stored in ``core.job`` and removed on uninstall. ``keel scheduler``
+    calls the function with ``env`` in the system context, each run in one
+    transaction of its own (docs/scheduler.md)."""
 
 
 @hookspec
@@ -123,16 +126,35 @@ def keel_workbench_cards(env):
 
 @hookspec
 def keel_notification_channels():
-    """Called when notifications are sent. Return a list of delivery
-    channels (SMS, fax, WeCom, DingTalk, Feishu …): objects with ``code``,
-    ``label`` and a ``deliver(message)`` method; see docs/notifications.md."""
+    """Called when notifications are sent and delivered (once per unit of
+    work). Return a list of delivery channels (SMS, fax, a work-chat app …):
+    objects with ``code`` (unique, not ``inapp``), ``label`` (English, shown
+    translated) and ``deliver(message)`` — ``message`` a
+    ``core.services.channels.Message`` (``subject``, ``body``, ``text``,
+    ``address``, ``recipient``, ``kind``, ``model``, ``record_id``,
+    ``payload``, ``attempt``, ``config``); raising marks the attempt failed
+    and the outbox retries it with back-off. Optional: ``default`` (true:
+    used by sends naming no channels) and ``address(user)`` (where a
+    user's copy goes, from ``{"id", "login", "name", "email", "lang"}``;
+    ``None`` skips that user). An administrator's channel record of the
+    same code wins. Deliveries run after the sending transaction committed,
+    in the job ``core.notify.deliver``; see docs/notifications.md."""
 
 
 @hookspec
 def keel_reports():
-    """Called when the registry is built. Return a list of reports on
-    ``read_group``: dicts with ``key``, ``label``, ``model``, dimensions and
-    measures; see docs/reports.md."""
+    """Called once per registry, when the reports are first listed or run.
+    Return a list of report declarations, dicts: ``key`` (unique,
+    ``[a-z0-9_.-]``), ``label``, ``model``, ``dimensions`` (fields, dotted
+    through many2one; dates as ``field:day|month|quarter|year``),
+    ``measures`` (``field:sum|avg|min|max|count|count_distinct``, or
+    ``count``) and optionally ``domain``, ``chart`` (bar, line, pie,
+    funnel, table), ``compare`` (``period``: against the previous period;
+    ``team``: the first dimension, a user, against their department's
+    average), ``date_field``, ``period`` (all, month, quarter, year),
+    ``sequence``, ``description``. Every number is computed by ``read_group``
+    as the user who asks. A bad declaration is an ``AddonError`` naming the
+    addon and the report key; see docs/reports.md."""
 
 
 # -- workflows ------------------------------------------------------------

@@ -29,7 +29,8 @@ class Model:
     display name); ``order`` the default sort, e.g. ``"name, id desc"``."""
 
     def __init__(self, name, label=None, *, fields=None, order=None, rec_name=None,
-                 description="", unique_together=(), access_parent=None, readable_by_all=False):
+                 description="", unique_together=(), access_parent=None, readable_by_all=False,
+                 import_keys=(), trash=None):
         if not MODEL_NAME.match(name):
             raise AddonError(f"model name {name!r} must look like 'addon.entity' (lower case)")
         self.name = name
@@ -45,6 +46,14 @@ class Model:
         self.access_parent = access_parent
         #: every signed-in user may read it (users, departments, roles)
         self.readable_by_all = readable_by_all
+        #: ``[(field, normaliser)]`` that identify a record for import
+        #: duplicates (``core.services.normalize.NORMALISERS``: ``exact``,
+        #: ``company``, ``phone``, ``email``); the first ``exact`` one is the
+        #: business key an ``--on-duplicate update`` import upserts by
+        self.import_keys = [tuple(k) for k in import_keys]
+        #: deleting a record moves it to the recycle bin (``None``: addon
+        #: models do, the kernel's ``core.*`` bookkeeping does not)
+        self.trash = trash
         for fname in self.fields:
             check_field_name(name, fname)
 
@@ -69,4 +78,4 @@ def check_field_name(model, name):
         raise AddonError(f"{model}: bad field name {name!r} (lower case letters, digits, _)")
 
 
-__all__ = ["Model", "Extend"]
+__all__ = ["Extend", "Model"]

@@ -53,6 +53,8 @@ class ModelMeta:
         self.fields = {}
         self.access_parent = None
         self.readable_by_all = False
+        self.import_keys = []
+        self.trash = None
         self.extended_by = []
         self.table = None
         self.link_tables = {}
@@ -152,6 +154,8 @@ class Registry:
                          decl.unique_together)
         meta.access_parent = decl.access_parent
         meta.readable_by_all = decl.readable_by_all
+        meta.import_keys = list(decl.import_keys)
+        meta.trash = decl.trash
         for fname, field in _magic_fields().items():
             meta.add_field(fname, field, "base")
         for fname, field in decl.fields.items():
@@ -257,7 +261,9 @@ class Registry:
                 if missing:
                     raise AddonError(f"{meta.name}: unique_together names {missing}, not stored fields")
                 indexes.append(sa.Index(f"uq_{tname}_{'_'.join(names)}", *names, unique=True))
-            meta.table = sa.Table(tname, self.metadata, *columns, *indexes)
+            # AUTOINCREMENT on SQLite: an id is never handed out twice, so a
+            # record restored from the recycle bin gets its own id back
+            meta.table = sa.Table(tname, self.metadata, *columns, *indexes, sqlite_autoincrement=True)
         for meta in self.models.values():
             for field in [f for f in meta.fields.values() if f.type == "many2many"]:
                 target = table_name(field.relation)

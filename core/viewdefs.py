@@ -17,11 +17,11 @@ dictionary look-up and the user's field filter.
 """
 import copy
 import datetime as dt
-import weakref
 
 from .errors import UserInputError
 from .i18n import _
 from .registry import MAGIC
+from .registry_cache import RegistryCache
 
 VIEW_TYPES = ("list", "form", "kanban", "calendar", "pivot", "graph", "search")
 #: what an extension may do, applied in this order
@@ -32,9 +32,8 @@ LIST_TYPES = frozenset({"char", "integer", "decimal", "float", "boolean", "date"
 #: types of the fields the search box looks in
 TEXT_TYPES = frozenset({"char", "text"})
 
-_DIRTY, _LOCAL = "viewdefs.dirty", "viewdefs.local"
-#: registry -> ({(model, type): base row}, {key: [extensions]}, {(model, type): arch})
-_merged = weakref.WeakKeyDictionary()
+#: per registry: ({(model, type): base row}, {key: [extensions]}, {(model, type): arch})
+_merged = RegistryCache("viewdefs", lambda env: _load(env))
 
 
 # -- the entry point ---------------------------------------------------------------------------
@@ -81,16 +80,7 @@ def _state(env):
     (see :func:`changed`), so a registry's views never go stale and reading
     them costs no query per request; a unit of work that changed views
     itself keeps what it reads to itself, as it may yet roll back."""
-    local = env.cache.get(_LOCAL)
-    if local is not None:
-        return local
-    if env.cache.get(_DIRTY):
-        local = env.cache[_LOCAL] = _load(env)
-        return local
-    state = _merged.get(env.registry)
-    if state is None:
-        state = _merged[env.registry] = _load(env)
-    return state
+    return _merged.get(env)
 
 
 def _load(env):
@@ -109,10 +99,7 @@ def changed(env):
     """Called by the model API after it changed ``core.view`` rows: this
     unit of work reads them again and keeps them to itself; committing it
     moves the registry version, so every process reloads them."""
-    env.cache[_DIRTY] = True
-    env.cache.pop(_LOCAL, None)
-    if env.db is not None:
-        env.db.bump_version(env.conn)
+    _merged.changed(env)
 
 
 # -- extensions --------------------------------------------------------------------------------

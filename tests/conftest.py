@@ -5,6 +5,7 @@ set (CI sets the local PostgreSQL) the same tests run there, each on a
 freshly emptied ``public`` schema.
 """
 import os
+import sqlite3
 import sys
 import types
 
@@ -27,13 +28,70 @@ def reset_postgres(url):
     engine.dispose()
 
 
+def _pg_admin():
+    """An AUTOCOMMIT engine on the server's ``postgres`` database (CREATE/DROP DATABASE)."""
+    return sa.create_engine(sa.make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def _pg_test_url():
+    """The database each test gets on PostgreSQL: ``<database of PG_URL>_run``."""
+    url = sa.make_url(PG_URL)
+    return url.set(database=f"{url.database}_run")
+
+
+def _pg_recreate(name, template="template0"):
+    engine = _pg_admin()
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    engine.dispose()
+
+
 @pytest.fixture
 def db_url(tmp_path):
-    """A URL of an empty database."""
+    """A URL of an empty database: a new SQLite file, or on PostgreSQL the
+    database ``<PG_URL's>_run``, created empty for each test."""
     if PG_URL:
-        reset_postgres(PG_URL)
-        return PG_URL
+        url = _pg_test_url()
+        _pg_recreate(url.database)
+        return url.render_as_string(hide_password=False)
     return f"sqlite:///{tmp_path / 'keel.db'}"
+
+
+#: (addons, demo) -> an installed database of this test session to copy
+#: (a SQLite file, or a PostgreSQL database used as a template): installing
+#: costs a second or more per test, a copy a fraction of it
+_templates = {}
+
+
+def _template(addons, demo, tmp_path_factory):
+    key = (tuple(addons), bool(demo))
+    if key not in _templates:
+        n = len(_templates)
+        if PG_URL:
+            url = sa.make_url(PG_URL)
+            name = f"{url.database}_tpl{n}"
+            _pg_recreate(name)
+            target = url.set(database=name)
+        else:
+            target = f"sqlite:///{tmp_path_factory.mktemp('templates') / f'tpl{n}.db'}"
+        db = Database(target)
+        with db.transaction() as conn:
+            Installer(db, conn).init(list(addons), ADMIN_PASSWORD, demo)
+        db.dispose()
+        _templates[key] = name if PG_URL else sa.make_url(target).database
+    return _templates[key]
+
+
+def _copy_template(source, url):
+    """Make the database at ``url`` a copy of the template ``source``."""
+    if PG_URL:
+        _pg_recreate(sa.make_url(url).database, source)
+        return
+    with sqlite3.connect(source) as src, sqlite3.connect(sa.make_url(url).database) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
 
 
 @pytest.fixture
@@ -42,15 +100,21 @@ def dialect():
 
 
 @pytest.fixture
-def make_db(db_url):
+def make_db(db_url, tmp_path_factory):
     """``make_db(addons=("crm_base", "sales"), demo=False, available=None)``:
-    an initialised database with those addons installed."""
+    an initialised database with those addons installed — a copy of one
+    installed once per session, unless the test brings its own addon
+    modules (``available``) or ``url``."""
     made = []
 
     def make(addons=("crm_base", "sales"), demo=False, available=None, url=None):
-        db = Database(url or db_url, available=available)
-        with db.transaction() as conn:
-            Installer(db, conn).init(list(addons), ADMIN_PASSWORD, demo)
+        if url is None and available is None and not made:
+            _copy_template(_template(addons, demo, tmp_path_factory), db_url)
+            db = Database(db_url)
+        else:
+            db = Database(url or db_url, available=available)
+            with db.transaction() as conn:
+                Installer(db, conn).init(list(addons), ADMIN_PASSWORD, demo)
         made.append(db)
         return db
 

@@ -64,7 +64,7 @@ def valid(spec):
 
 def operations(spec):
     return {(method, path) for path, item in spec["paths"].items() for method in item
-            if method in ("get", "post", "patch", "delete")}
+            if method in ("get", "post", "put", "patch", "delete")}
 
 
 def customer(spec):

@@ -1,25 +1,41 @@
 """Files attached to records (issue 5 point 3, the form's attachments):
 rights follow the record, the content commits with its row, every step is
-in the record's history, downloads never render inline."""
+in the record's history, downloads never render inline (the file store
+itself: tests/test_files.py)."""
+import os
 import urllib.parse
 
 import pytest
 
 from core import attachments
+from core.app import create_app
+from core.config import load_config
 from core.errors import AccessDenied, NotFound, UserInputError
 
 from .conftest import drop_module_database, module_database
-from .test_api_security import PASSWORD, create_personas, make_app, one_customer_per_rep
+from .test_api_security import PASSWORD, create_personas, one_customer_per_rep
 from .web_helpers import csrf_token, sign_in
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    old = os.environ.get("KEEL_FILES_DIR")
+    os.environ["KEEL_FILES_DIR"] = str(tmp_path_factory.mktemp("files"))
     db = module_database(tmp_path_factory, "t_attachments")
     users = create_personas(db)
     customers = one_customer_per_rep(db, users)
     yield db, users, customers
     drop_module_database(db, "t_attachments")
+    if old is None:
+        os.environ.pop("KEEL_FILES_DIR", None)
+    else:
+        os.environ["KEEL_FILES_DIR"] = old
+
+
+def make_app(db):
+    url = db.engine.url.render_as_string(hide_password=False)
+    return create_app(load_config(environ={}, database_url=url, secret_key="test-secret-key",
+                                  files_dir=os.environ["KEEL_FILES_DIR"]), db=db)
 
 
 def test_owner_attaches_lists_and_reads(world):
@@ -115,15 +131,16 @@ def test_api_attach_list_download_delete(world):
         r2 = server.token("r2", PASSWORD)
         r1 = server.token("r1", PASSWORD)
         path = f"/api/v1/data/crm.customer/{customers['R2']}/attachments"
-        made = server.call("POST", path, r2, body={"name": "名片.png",
-                                                   "data": base64.b64encode(b"PNG!").decode()})
+        png = b"%PDF-1.4\n%%EOF\n"  # (the test server's answers are read as text)
+        made = server.call("POST", path, r2, body={"name": "名片.pdf",
+                                                   "data": base64.b64encode(png).decode()})
         assert made.status == 201, made
         (item,) = made.json["items"]
-        assert item["name"] == "名片.png" and item["size"] == 4 and item["mimetype"] == "image/png"
+        assert item["name"] == "名片.pdf" and item["size"] == len(png) and item["mimetype"] == "application/pdf"
         assert server.call("GET", path, r2).json["total"] == 1
         assert server.call("GET", path, r1).status == 404  # another rep's customer
         got = server.call("GET", f"/api/v1/attachments/{item['id']}", r2)
-        assert got.status == 200 and got.raw == b"PNG!"
+        assert got.status == 200 and got.raw == png
         assert server.call("GET", f"/api/v1/attachments/{item['id']}", r1).status == 404
         bad = server.call("POST", path, r2, body={"name": "x", "data": "%%%"})
         assert bad.status == 400 and "data" in bad.json["error"]["message"]

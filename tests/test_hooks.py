@@ -524,3 +524,55 @@ def test_hook_keel_workbench_cards(world):
     # cards by sequence: the test card (1) before the CRM one (5), the template one last
     assert html.index("card-wb-items") < html.index("card-crm-followups") < html.index("card-wb-tpl")
     assert "Back to the workbench" in html.split('id="card-wb-tpl"')[1]  # its template, drawn
+
+
+def test_hook_keel_notification_channels(make_db, db_url, tmp_path):
+    from core.config import load_config
+    from core.services import notify
+    delivered = []
+
+    class Fax:
+        code, label, default = "fax", "Fax", False
+
+        def address(self, user):
+            return f"fax:{user['login']}"
+
+        def deliver(self, message):
+            delivered.append((message.address, message.subject, message.record_id))
+
+    module = addon_module("faxing", keel_notification_channels=hookimpl(lambda: [Fax()]))
+    db = setup(make_db, module)
+    with db.unit_of_work("admin") as env:
+        assert "fax" in notify.available_channels(env)
+        assert notify.send(env, ["admin"], "传真通知", channels=["fax"], record=("core.user", env.uid)) \
+            == {"notifications": 1, "outbox": 1}
+        uid = env.uid
+    with db.unit_of_work(None, context={"config": load_config(environ={}, data_dir=str(tmp_path))}) as env:
+        assert notify.deliver(env)["sent"] == 1
+    assert delivered == [("fax:admin", "传真通知", uid)]
+    bad = addon_module("badfax", keel_notification_channels=hookimpl(lambda: [object()]))
+    other = reopen(db_url, module, bad)
+    run_installer(other, "install", ["badfax"])
+    with other.unit_of_work("admin") as env, pytest.raises(AddonError, match="'badfax'.*deliver"):
+        notify.send(env, ["admin"], "x", channels=["fax"])
+    other.dispose()
+
+
+def test_hook_keel_reports(make_db, db_url):
+    from core.services import reports
+    declared = [{"key": "test.things_by_note", "label": "Things by note", "model": "test.thing",
+                 "dimensions": ["note"], "measures": ["count"], "chart": "pie"}]
+    db = setup(make_db, models_addon(keel_reports=hookimpl(lambda: declared)))
+    with db.unit_of_work("admin") as env:
+        env["test.thing"].create([{"name": "a", "note": "红"}, {"name": "b", "note": "红"},
+                                  {"name": "c", "note": "蓝"}])
+        assert reports.catalogue(env.registry)["test.things_by_note"].addon == "thingy"
+        result = reports.run(env, "test.things_by_note")
+    assert {row["labels"][0]: row["values"]["id:count"] for row in result.rows} == {"红": 2, "蓝": 1}
+    # a bad declaration fails loudly, naming the addon and the report
+    bad = [{**declared[0], "measures": ["note:sum"]}]
+    other = reopen(db_url, models_addon(keel_reports=hookimpl(lambda: bad)))
+    with other.unit_of_work("admin") as env:
+        with pytest.raises(AddonError, match="addon 'thingy': report 'test.things_by_note': .*sum needs"):
+            reports.visible(env)
+    other.dispose()

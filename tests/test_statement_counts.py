@@ -130,3 +130,18 @@ def test_the_record_cache_follows_writes_and_deletes(db):
         assert first.city == "北京"
         env["core.user"].browse(rep.id).unlink()  # owner_id is set null by the database
         assert [bool(r.owner_id) for r in page] == [False] * 5
+
+
+def test_batch_create_by_a_scoped_user_checks_the_scope_in_a_few_statements(db):
+    """A sales rep's batch (an import, a form's lines) is checked against the
+    rep's scope once per chunk of ids, not once per row: the check used to
+    run the whole scope query for every created record (quadratic)."""
+    from tests.test_api_security import create_personas
+    create_personas(db)
+    with db.unit_of_work("r1") as env:
+        customer = env["crm.customer"].create({"name": "批量联系人的客户", "kind": "company"}).id
+        with StatementCounter(db.engine) as counter:
+            contacts = env["crm.contact"].create([{"customer_id": customer, "name": f"联系人{i}"}
+                                                  for i in range(N)])
+        assert len(contacts) == N
+    assert counter.count <= 15, f"{counter.count} statements:\n" + "\n".join(counter.statements[:20])

@@ -13,7 +13,7 @@ import pytest
 from core.web import boards, model_views
 from tests.conftest import ADMIN_PASSWORD, StatementCounter, drop_module_database, module_database
 from tests.test_api_security import PASSWORD, create_personas, make_app
-from tests.web_helpers import csrf_token, sign_in
+from tests.web_helpers import csrf_token, get, sign_in
 
 SCHEMA = "t_web_list"
 
@@ -36,12 +36,6 @@ def world(tmp_path_factory):
                "admin": sign_in(app, "admin", ADMIN_PASSWORD), "X": sign_in(app, "x", PASSWORD)}
     yield {"db": db, "users": users, "customers": customers, "app": app, "clients": clients}
     drop_module_database(db, SCHEMA)
-
-
-def get(world, url, who="R1", status=200):
-    answer = world["clients"][who].get(url)
-    assert answer.status_code == status, answer.get_data(as_text=True)[-1500:]
-    return answer.get_data(as_text=True)
 
 
 def names(html):

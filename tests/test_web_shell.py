@@ -12,7 +12,7 @@ from core.i18n import _
 from tests.conftest import (ADMIN_PASSWORD, addon_module, available_with, drop_module_database,
                             module_database)
 from tests.test_api_security import PASSWORD, create_personas, make_app
-from tests.web_helpers import sign_in
+from tests.web_helpers import get, sign_in
 
 SCHEMA = "t_web_shell"
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "core" / "web" / "static"
@@ -46,12 +46,6 @@ def world(tmp_path_factory):
                "admin": sign_in(app, "admin", ADMIN_PASSWORD)}
     yield {"db": db, "users": users, "clients": clients}
     drop_module_database(db, SCHEMA)
-
-
-def get(world, url, who="R1", status=200):
-    answer = world["clients"][who].get(url)
-    assert answer.status_code == status, answer.get_data(as_text=True)[-1500:]
-    return answer.get_data(as_text=True)
 
 
 def nav(html):

@@ -31,3 +31,11 @@ def post_form(client, url, data, headers=None):
     if 'name="csrf_token"' not in text:
         text = client.get("/web").get_data(as_text=True)
     return client.post(url, data={**data, "csrf_token": csrf_token(text)}, headers=headers or {})
+
+
+def get(world, url, who="R1", status=200):
+    """The text of ``url`` fetched by ``world["clients"][who]``, checking
+    the status."""
+    answer = world["clients"][who].get(url)
+    assert answer.status_code == status, answer.get_data(as_text=True)[-1500:]
+    return answer.get_data(as_text=True)

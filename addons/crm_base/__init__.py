@@ -34,7 +34,8 @@ def keel_sequences():
 CRM_MODELS = ("crm.customer", "crm.contact", "crm.interaction", "crm.opportunity")
 #: every CRM user sees and ticks off their own to-dos and notifications
 #: (workflow triggers create them)
-PERSONAL = {"core.activity": ["read", "write"], "core.notification": ["read", "write"]}
+PERSONAL = {"core.activity": ["read", "write"], "core.notification": ["read", "write"],
+            "core.notification_pref": ["read", "create", "write", "delete"]}
 
 
 def _crm_role(code, label, description, ops, scope):
@@ -177,3 +178,9 @@ def keel_addon_installed(env, addon):
     if addon == "crm_base" and env.db is not None and env.db.get_meta(env.conn, "demo") == "1":
         from .demo import load_opportunities
         load_opportunities(env)
+
+
+@hookimpl
+def keel_reports():
+    from .reports import reports
+    return reports()

@@ -30,7 +30,9 @@ def _now(env):
 
 def models():
     return [
-        Model("crm.customer", _("Customer"), order="name", fields={
+        Model("crm.customer", _("Customer"), order="name", import_keys=[
+            ("code", "exact"), ("name", "company"), ("phone", "phone"), ("mobile", "phone"),
+            ("email", "email")], fields={
             "code": F.Char(_("Code"), unique=True, sequence="crm.customer",
                            help=_("Filled from the customer sequence when left empty")),
             "name": F.Char(_("Name"), required=True, index=True),

@@ -32,3 +32,9 @@ def keel_models():
 @hookimpl
 def keel_menus():
     return [{"key": "sales", "label": _("Sales"), "sequence": 20}]
+
+
+@hookimpl
+def keel_reports():
+    from .reports import reports
+    return reports()

@@ -160,6 +160,34 @@ def _data_ops(tag, record, values, create_body, fields_param, domain_param, grou
                                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
                                     {"schema": {"type": "string", "format": "binary"}}}}},
                                 400, 403, 404)}},
+        "/import": {"post": {
+            "tags": [tag], "summary": "import a CSV or XLSX file, all rows or none (docs/import.md)",
+            "parameters": [
+                {"name": "dry_run", "in": "query", "schema": {"type": "boolean"},
+                 "description": "check every row, write nothing"},
+                {"name": "on_duplicate", "in": "query",
+                 "schema": {"type": "string", "enum": ["error", "skip", "update"], "default": "error"}},
+                {"name": "ignore_unknown", "in": "query", "schema": {"type": "boolean"}},
+                {"name": "filename", "in": "query", "schema": {"type": "string"},
+                 "description": "the file's name (its suffix tells CSV from XLSX) when it is the body"}],
+            "requestBody": {"required": True, "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                    {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                    "file": {"type": "string", "format": "binary"}}}}}},
+            "responses": _answers({200: {"description": "counts, and every bad row of a dry run",
+                                         **_json({"type": "object", "properties": {
+                                             "created": {"type": "integer"},
+                                             "updated": {"type": "integer"},
+                                             "skipped": {"type": "integer"},
+                                             "errors": {"type": "array", "items": {
+                                                 "type": "object", "properties": {
+                                                     "line": {"type": "integer"},
+                                                     "column": {"type": "string", "nullable": True},
+                                                     "value": {"nullable": True},
+                                                     "reason": {"type": "string"}}}}}})}},
+                                  400, 403, 404, 422)}},
         "/{id}": {"parameters": [_param("id")],
                   "get": {"tags": [tag], "summary": "read one record (with its version)",
                           "parameters": [fields_param],
@@ -249,6 +277,10 @@ def generic_paths():
     for item in paths.values():
         item.setdefault("parameters", []).insert(0, _param("model"))
     paths.update(_other_paths())
+    from . import imports, notifications, reports, trash  # the platform services' routes
+    for module in (imports, notifications, reports, trash):
+        if hasattr(module, "openapi_paths"):
+            paths.update(module.openapi_paths())
     return paths
 
 

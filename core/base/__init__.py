@@ -23,7 +23,7 @@ SERVICES = (scheduler_models, notification_models, trash_models, report_models, 
 
 manifest = {
     "name": "base",
-    "label": "Kernel",
+    "label": _("Kernel"),
     "version": "0.2.0",
     "summary": "Users, departments, roles, addons, sequences, menus, views, jobs",
     "category": "Kernel",
@@ -105,15 +105,6 @@ def keel_models():
             "arch": F.Json(_("Definition")),
             "addon": F.Char(_("Addon"), readonly=True, index=True),
         }),
-        Model("core.job", _("Scheduled job"), order="key", rec_name="label", fields={
-            "key": F.Char(_("Key"), required=True, unique=True),
-            "label": F.Char(_("Label"), required=True),
-            "function": F.Char(_("Function"), required=True),
-            "cron": F.Char(_("Cron")),
-            "interval": F.Integer(_("Interval (s)")),
-            "active": F.Boolean(_("Active"), default=True),
-            "addon": F.Char(_("Addon"), readonly=True, index=True),
-        }),
         Model("core.field", _("User-defined field"), order="model, name",
               unique_together=[("model", "name")], fields={
                   "model": F.Char(_("Model"), required=True),
@@ -170,6 +161,10 @@ def keel_before_create(env, model, values_list):
         from core.approvals import check_policy
         for n, values in enumerate(values_list):
             check_policy(env, values, f"approval policy {values.get('name') or n}")
+    if model == "core.notification_channel":
+        from core.services.notify import check_channel
+        for values in values_list:
+            check_channel(values)
 
 
 @hookimpl
@@ -180,6 +175,11 @@ def keel_before_write(env, model, records, values):
         for row in records.read(["name", "model"]):
             check_policy(env, {**values, "model": values.get("model", row["model"])},
                          f"approval policy {row['name']}")
+    if model == "core.notification_channel":
+        from core.services.notify import check_channel
+        for row in records.read(["code", "type", "url", "timeout"]):
+            check_channel({**{k: v for k, v in row.items() if k != "id"}, **values},
+                          f"notification channel {row['code']}")
     # deactivating a user ends their web sessions for good: reactivating
     # them later does not bring old cookies back to life
     if model == "core.user" and values.get("active") is False:

@@ -1,10 +1,11 @@
 """``core.attachment``: files attached to any record.
 
-The content lives in the database with its row: an upload and the record
-it belongs to commit or roll back together (nothing half-written, no orphan
-files), both databases need nothing more, and a database backup holds every
-file. Rows change only through :mod:`core.attachments`, which checks the
-caller's rights on the record the file belongs to.
+The content lives on disk under the files root, by content hash
+(:mod:`core.services.files`); the row keeps name, mimetype (decided by the
+content), size and checksum. ``data`` is only read: rows of databases made
+before the file store keep their content there. Rows change only through
+:mod:`core.attachments`, which checks the caller's rights on the record the
+file belongs to.
 """
 from core import fields as F
 from core.i18n import _
@@ -19,7 +20,8 @@ def attachment_models():
             "name": F.Char(_("File name"), required=True),
             "mimetype": F.Char(_("Type")),
             "size": F.Integer(_("Size (bytes)")),
-            "checksum": F.Char(_("SHA-256")),
-            "data": F.Binary(_("Content")),
+            "checksum": F.Char(_("SHA-256"), index=True),
+            # legacy: the content of rows written before the file store
+            "data": F.Binary(_("Content"), readonly=True),
         }),
     ]

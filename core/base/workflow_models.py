@@ -1,7 +1,8 @@
 """Kernel models of workflow state matrices (``core.workflow``): a model's
 states, the transitions between them, the field modes of each state and the
-triggers a transition runs — plus the two small models triggers write to,
-``core.activity`` (a to-do) and ``core.notification`` (a message).
+triggers a transition runs — plus ``core.activity`` (a to-do) that triggers
+write to (their messages, ``core.notification``, are in
+``notification_models``).
 
 A matrix is data: addons seed it through ``keel_workflows`` (the ``addon``
 column says which addon seeded a row, as for roles), admins and templates
@@ -67,7 +68,7 @@ def workflow_models():
                   "addon": F.Char(_("Addon"), readonly=True, index=True),
               }),
         # owner_id is the user the row is for: the "own" scope of a role
-        # then shows each user their own activities and notifications
+        # then shows each user their own activities
         Model("core.activity", _("Activity"), order="done, due_date, id", rec_name="summary", fields={
             "owner_id": F.Many2one("core.user", _("Assigned to"), required=True, ondelete="cascade"),
             "model": F.Char(_("Model")),
@@ -75,12 +76,5 @@ def workflow_models():
             "summary": F.Char(_("Summary"), required=True),
             "due_date": F.Date(_("Due date")),
             "done": F.Boolean(_("Done"), default=False),
-        }),
-        Model("core.notification", _("Notification"), order="id desc", rec_name="message", fields={
-            "owner_id": F.Many2one("core.user", _("For"), required=True, ondelete="cascade"),
-            "message": F.Text(_("Message"), required=True),
-            "model": F.Char(_("Model")),
-            "record_id": F.Integer(_("Record"), index=True),
-            "is_read": F.Boolean(_("Read"), default=False),
         }),
     ]

@@ -13,6 +13,7 @@ from ..errors import AccessDenied, Conflict, NotFound, UserInputError, Validatio
 from ..registry import MAGIC
 from ..security import audit
 from ..security.access import SECURITY_MODELS
+from ..services import trash as _trash
 from . import read_group as _group
 from .domain import Query, compile_domain, compile_order, page
 
@@ -177,7 +178,8 @@ class Recordset:
         setting ``owner_id`` (the unit of work is then rolled back)."""
         if self.env.access.unrestricted:
             return
-        outside = [i for i in self.ids if i not in self._visible(self.ids, "write")]
+        visible = self._visible(self.ids, "write")
+        outside = [i for i in self.ids if i not in visible]
         if outside:
             raise AccessDenied(f"{self._meta.name}: you may not {op} a record outside your own scope "
                                "(check owner and department)", {"model": self._meta.name})
@@ -798,6 +800,9 @@ class Recordset:
         self._check_visible("write")
         _before(env, "keel_before_unlink", model=meta.name, records=self)
         table = meta.table
+        # the recycle bin: the rows (and what cascades with them) are selected
+        # before the DELETE and kept after it (core.services.trash)
+        snapshot = _trash.capture(env, meta, self.ids) if _trash.enabled(env, meta) else None
         try:
             count = env.conn.execute(sa.delete(table).where(_ids_clause(table, self.ids))).rowcount
         except sa.exc.IntegrityError as exc:
@@ -806,6 +811,10 @@ class Recordset:
         if count != len(set(self.ids)):
             missing = [i for i in self.ids if i not in set(self.exists().ids)]
             raise NotFound(f"{meta.name} {missing[0] if missing else ''} does not exist".strip())
+        if snapshot is not None:
+            _trash.keep(env, snapshot)
+        else:
+            _trash.forget_attachments(env, meta, self.ids)
         # ondelete cascade / set null may have changed other cached records
         self.env.cache.clear()
         self._touch_security()

@@ -82,7 +82,10 @@ NOT_AUDITED = frozenset({
     "core.audit",
     # approval requests and tasks: every step is an ``approval`` entry of the
     # record's own history (core.approvals); notifications are messages
-    "core.approval_request", "core.approval_task", "core.notification"})
+    "core.approval_request", "core.approval_task", "core.notification",
+    # the scheduler's runs and heartbeats, and the outbox's delivery attempts,
+    # are logs themselves
+    "core.job_run", "core.scheduler_node", "core.outbox"})
 SOURCES = ("web", "api", "cli", "job", "system")
 MODEL = "core.audit"
 SECRET = "***"

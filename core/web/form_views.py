@@ -13,6 +13,7 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from werkzeug.datastructures import CombinedMultiDict
 
 from .. import approvals, workflow
+from ..services import trash
 from ..errors import AccessDenied, Conflict, KeelError, NotFound, UserInputError
 from . import bp, form_values, forms
 from .context import error_page, page, unit_of_work
@@ -331,7 +332,8 @@ def _confirm_delete(model, rid, error=None, status=200):
             return render_template("web/confirm_delete.html", model=model, record_id=rid,
                                    title=records.browse(rid).display_name, error=error,
                                    record_name=records.browse(rid).display_name,
-                                   label=forms.tr(records._meta.label)), status
+                                   label=forms.tr(records._meta.label),
+                                   trash_days=trash.enabled(env, records._meta) and trash.keep_days(env)), status
     except KeelError as exc:
         return error_page(exc)
 

@@ -11,7 +11,7 @@ import calendar
 import datetime as dt
 from urllib.parse import urlencode
 
-from flask import current_app, g
+from flask import current_app
 
 from .. import viewdefs
 from ..errors import UserInputError
@@ -209,9 +209,9 @@ def capped_count(records, domain, cap):
 
 
 # -- cells ---------------------------------------------------------------------------------
-def cells(columns):
+def cells(env, columns):
     """``{name: format(value) -> text}`` for ``columns``."""
-    return {c.name: formatter(c.field) for c in columns}
+    return {c.name: formatter(env, c.field) for c in columns}
 
 
 def table(columns, rows, formats):
@@ -221,12 +221,12 @@ def table(columns, rows, formats):
     return [(row["id"], [fmt(row[name]) for name, fmt in fmts]) for row in rows]
 
 
-def formatter(field):
+def formatter(env, field):
     """``format(value read by the model API) -> text`` in the page's locale."""
     filters = current_app.jinja_env.filters
     kind = field.type
     if kind == "many2one":
-        lang, registry = best_language(), g.keel_env.registry
+        lang, registry = best_language(), env.registry
         return lambda v: "" if v is None else (
             shown_name(registry, field.relation, v.get("name"), lang) or "")
     if field.translate:

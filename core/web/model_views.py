@@ -77,7 +77,7 @@ def list_view(env, model):
     except UserInputError as exc:
         data["error"] = str(exc)
     access = env.access
-    formats = cells(query.listable)
+    formats = cells(env, query.listable)
     return render_template(
         "web/list.html", meta=meta, model=model, title=_title(env, meta),
         q=query, saved=saved, data=data, cells=formats,

@@ -19,23 +19,16 @@ shared cache: it reads its own (uncommitted) rows, once per change, so that
 a rollback cannot leave them behind in the process.
 """
 import dataclasses
-import weakref
 
 import sqlalchemy as sa
 
 from ..errors import UserInputError
+from ..registry_cache import RegistryCache
 
 #: Changing a row of these models changes matrices (see :func:`changed`).
 WORKFLOW_MODELS = frozenset({"core.workflow_state", "core.workflow_transition",
                              "core.workflow_field_mode", "core.workflow_trigger"})
 MODES = ("readonly", "required", "hidden")
-
-#: registry -> {model: Matrix}, for transactions that changed nothing
-_shared = weakref.WeakKeyDictionary()
-#: connections (one per unit of work) whose transaction changed workflow rows
-_dirty = weakref.WeakSet()
-#: where a dirty transaction keeps its own copy (``env.cache`` is per unit of work)
-_LOCAL = ("core.workflow", "matrices")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +95,10 @@ class Matrix:
                 "field_modes": {s: dict(sorted(f.items())) for s, f in sorted(self.modes.items())}}
 
 
+#: ``{model: Matrix}`` per registry (loaded by :func:`_load`, defined below)
+_cache = RegistryCache("workflow.matrices", lambda env: _load(env))
+
+
 def matrix(env, model):
     """The ``Matrix`` of ``model`` (a name), or ``None`` when it has no states."""
     return matrices(env).get(model)
@@ -109,25 +106,14 @@ def matrix(env, model):
 
 def matrices(env):
     """``{model: Matrix}`` as this unit of work sees them."""
-    if env.conn in _dirty:
-        local = env.cache.get(_LOCAL)
-        if local is None:
-            local = env.cache[_LOCAL] = _load(env)
-        return local
-    found = _shared.get(env.registry)
-    if found is None:
-        found = _shared[env.registry] = _load(env)
-    return found
+    return _cache.get(env)
 
 
 def changed(env, model):
     """Called by the model API after it changed rows of ``model`` (one of
     :data:`WORKFLOW_MODELS`): this transaction reads its own rows from now
     on, and committing it makes every process reload the matrices."""
-    _dirty.add(env.conn)
-    env.cache.pop(_LOCAL, None)
-    if env.db is not None:
-        env.db.bump_version(env.conn)
+    _cache.changed(env)
 
 
 def _table(env, name):
@@ -141,7 +127,7 @@ def _load(env):
         return {}
     conn = env.conn
     states = _table(env, "core.workflow_state")
-    if env.conn not in _dirty and not sa.inspect(conn).has_table(states.name):
+    if not _cache.changed_here(env) and not sa.inspect(conn).has_table(states.name):
         return {}  # a database whose kernel was not upgraded yet: no workflow can exist
     rows = conn.execute(sa.select(states).order_by(states.c.model, states.c.sequence,
                                                    states.c.id)).mappings().all()

@@ -8,8 +8,10 @@ writes them, ``{"kind": "notify", "to": "owner", "message": "…"}``):
                moment, the day or the user running the action
 ``activity``   a to-do (``core.activity``): ``summary``, ``user``
                (default ``owner``), ``due_days`` (from today)
-``notify``     a message (``core.notification``): ``message``, ``to``
-               (default ``owner``; one recipient or a list)
+``notify``     a notification (``core.services.notify.send``): ``message``
+               (its subject), ``body``, ``to`` (default ``owner``; one
+               recipient or a list), ``channels`` (default: in-app and
+               the default channels), ``kind`` (default ``workflow``)
 ``hook``       calls ``keel_workflow_trigger`` with ``name`` and the
                parameters; an addon handling ``name`` returns ``True``
 
@@ -57,6 +59,9 @@ def check(model_meta, field, trigger, where):
         raise UserInputError(f"{where}: activity needs a summary")
     elif kind == "notify" and not params.get("message"):
         raise UserInputError(f"{where}: notify needs a message")
+    elif kind == "notify" and params.get("channels") is not None and not (
+            isinstance(params["channels"], list) and all(isinstance(c, str) for c in params["channels"])):
+        raise UserInputError(f"{where}: notify channels must be a list of channel codes")
     elif kind == "hook" and not params.get("name"):
         raise UserInputError(f"{where}: hook needs a name")
     return kind, params
@@ -83,12 +88,13 @@ def _activity(record, m, transition, from_state, comment, params):
 
 
 def _notify(record, m, transition, from_state, comment, params):
-    env = record.env
+    from ..services import notify
     text = _format(record, transition, from_state, comment, params["message"])
-    rows = [{"owner_id": uid, "model": record._name, "record_id": record.id, "message": text}
-            for uid in _recipients(record, params.get("to", "owner"))]
-    if rows:
-        env.sudo()["core.notification"].create(rows)
+    body = _format(record, transition, from_state, comment, params["body"]) \
+        if params.get("body") else ""
+    notify.send(record.env, _recipients(record, params.get("to", "owner")), text, body,
+                record=(record._name, record.id), channels=params.get("channels"),
+                kind=params.get("kind") or "workflow")
 
 
 def _hook(record, m, transition, from_state, comment, params):
