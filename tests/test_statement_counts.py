@@ -145,3 +145,31 @@ def test_batch_create_by_a_scoped_user_checks_the_scope_in_a_few_statements(db):
                                                   for i in range(N)])
         assert len(contacts) == N
     assert counter.count <= 15, f"{counter.count} statements:\n" + "\n".join(counter.statements[:20])
+
+
+def test_an_action_held_by_an_approval_policy_takes_at_most_15_statements(db):
+    """Holding ``win`` for approval: the request, its task, the audit entry
+    and the approver's notice — the notice reading the recipients' own row
+    only, not the names of everything it refers to (that cost 3 more)."""
+    from tests.test_api_security import create_personas
+    create_personas(db)
+    with db.unit_of_work("admin") as env:
+        env["core.approval_policy"].create({
+            "name": "big", "model": "crm.opportunity", "action": "win",
+            "condition": [["amount", ">", 100000]],
+            "levels": [{"approvers": {"type": "manager"}, "mode": "any"}]})
+    with db.unit_of_work("r1") as env:
+        customer = env["crm.customer"].create({"name": "审批的客户", "kind": "company"}).id
+        deals = env["crm.opportunity"].create([{"name": f"大单{i}", "customer_id": customer,
+                                                "amount": 200000} for i in range(2)])
+        for action in ("qualify", "propose", "negotiate"):
+            deals.action(action)
+        first, second = deals.ids
+    with db.unit_of_work("r1") as env:  # the first fills the process's caches
+        env["crm.opportunity"].browse([first]).action("win")
+    with db.unit_of_work("r1") as env:
+        with StatementCounter(db.engine) as counter:
+            [outcome] = env["crm.opportunity"].browse([second]).action("win")
+        assert not outcome.ran and outcome.approval["state"] == "pending"
+        assert env.sudo()["core.notification"].search_count([["record_id", "=", second]]) == 1
+    assert counter.count <= 15, f"{counter.count} statements:\n" + "\n".join(counter.statements[:20])

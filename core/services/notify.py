@@ -132,9 +132,11 @@ def _users(env, recipients):
     domain = ([["id", "in", ids]] if ids else []) + ([["login", "in", logins]] if logins else [])
     if len(domain) == 2:
         domain = ["|", *domain]
-    # every stored, non-secret field: a channel's address(user) may need
-    # one an addon added (a mobile number)
-    fields = [f.name for f in env.registry["core.user"].stored if not f.secret]
+    # every stored, non-secret value of the user's own row: a channel's
+    # address(user) may need one an addon added (a mobile number); no
+    # relation (reading their names would cost a query each)
+    fields = [f.name for f in env.registry["core.user"].stored
+              if not f.secret and f.type not in ("many2one", "one2many", "many2many")]
     rows = users.search_read(domain, fields) if domain else []
     by_id = {r["id"]: r for r in rows}
     by_login = {r["login"]: r for r in rows}
