@@ -227,6 +227,24 @@ def keel_workbench_cards(env):
              "url": "/web/helpdesk.ticket?f=priority.high", "empty": _("Nothing urgent."),
              "items": [{"label": r["name"], "url": f"/web/helpdesk.ticket/{r['id']}"}
                        for r in tickets.search_read(urgent, ["name"], limit=5)]}]''',
+    "keel_blueprints": '''\
+from flask import Blueprint, render_template
+
+from core.web.context import page
+
+bp = Blueprint("helpdesk", __name__, url_prefix="/web/helpdesk", template_folder="templates")
+
+
+@bp.get("/queue")
+@page
+def queue(env):
+    tickets = env["helpdesk.ticket"].search_read([["state", "=", "open"]], ["name"])
+    return render_template("helpdesk/queue.html", title="Queue", tickets=tickets)
+
+
+@hookimpl
+def keel_blueprints():
+    return [bp]''',
     "keel_migrate": '''\
 from core.addons import parse_version
 

@@ -122,6 +122,17 @@ def keel_workbench_cards(env):
     user cannot act on."""
 
 
+@hookspec
+def keel_blueprints():
+    """Called once when the web application is created, for every addon
+    found (installed or not). Return a list of Flask blueprints with pages
+    of the addon's own (a merge screen, a preview); they are registered
+    under their ``url_prefix`` (put them under ``/web/`` so that sign-in is
+    required) and answer 404 while the addon is not installed in the
+    database. Views run in a unit of work as the signed-in user with
+    ``core.web.context.page``; templates extend ``web/base.html``."""
+
+
 # -- platform services ------------------------------------------------------
 
 @hookspec

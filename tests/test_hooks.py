@@ -576,3 +576,36 @@ def test_hook_keel_reports(make_db, db_url):
         with pytest.raises(AddonError, match="addon 'thingy': report 'test.things_by_note': .*sum needs"):
             reports.visible(env)
     other.dispose()
+
+
+def test_hook_keel_blueprints(make_db):
+    """An addon's own pages: registered when the app is created, run as the
+    signed-in user, and 404 while the addon is not installed."""
+    from flask import Blueprint
+
+    from core.app import create_app
+    from core.config import load_config
+    from core.web.context import page
+    from tests.conftest import ADMIN_PASSWORD
+    from tests.web_helpers import sign_in
+
+    bp = Blueprint("pagey", __name__, url_prefix="/web/pagey")
+
+    @bp.get("/hello")
+    @page
+    def hello(env):
+        return f"hello {env.user_values()['login']}: {env['test.thing'].search_count([])} things"
+
+    module = models_addon("pagey", keel_blueprints=hookimpl(lambda: [bp]))
+    idle = Blueprint("idle", __name__, url_prefix="/web/idle")
+    idle.add_url_rule("/x", "x", lambda: "idle page")
+    other = addon_module("idle", keel_blueprints=hookimpl(lambda: [idle]))
+    db = make_db(addons=["pagey"], available=available_with(module, other))
+    url = db.engine.url.render_as_string(hide_password=False)
+    app = create_app(load_config(environ={}, database_url=url, secret_key="k"), db=db)
+    assert app.test_client().get("/web/pagey/hello").status_code == 302  # signed out: to the login
+    client = sign_in(app, "admin", ADMIN_PASSWORD)
+    answer = client.get("/web/pagey/hello")
+    assert answer.status_code == 200 and answer.get_data(as_text=True) == "hello admin: 0 things"
+    assert "idle" in app.blueprints
+    assert client.get("/web/idle/x").status_code == 404  # found, not installed

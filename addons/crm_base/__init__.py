@@ -8,8 +8,37 @@ workflow on ``crm.opportunity.stage`` (``workflow.py``).
 from core import hookimpl
 from core.i18n import _
 
+from . import (analyses, cycles, duplicates, forecast, merge, panels, pool, targets,
+               telemarketing, territories)
 from .models import models
 from .workflow import OPPORTUNITY_WORKFLOW
+
+#: the parts of the CRM, each a module with some of the functions that
+#: ``_collect``/``_call`` look for: ``models()``, ``menus()``, ``views()``,
+#: ``roles()`` ({role code: {"permissions": {model: ops}, "scopes": {model:
+#: scope}}} merged into the three CRM roles), ``jobs()``, ``reports()``,
+#: ``sequences()``, ``data()``, ``cards(env)``, ``blueprints()``,
+#: ``before_create(env, model, values_list)``, ``after_create(env, model,
+#: records)``, ``before_write(env, model, records, values)``,
+#: ``after_write(env, model, records, values)``
+FEATURES = (duplicates, merge, pool, forecast, cycles, targets, territories, telemarketing,
+            panels, analyses)
+
+
+def _collect(name, *args):
+    found = []
+    for feature in FEATURES:
+        fn = getattr(feature, name, None)
+        if fn is not None:
+            found.extend(fn(*args) or ())
+    return found
+
+
+def _call(name, *args):
+    for feature in FEATURES:
+        fn = getattr(feature, name, None)
+        if fn is not None:
+            fn(*args)
 
 manifest = {
     "name": "crm_base",
@@ -23,12 +52,13 @@ manifest = {
 
 @hookimpl
 def keel_models():
-    return models()
+    return models() + _collect("models")
 
 
 @hookimpl
 def keel_sequences():
-    return [{"code": "crm.customer", "label": _("Customer code"), "pattern": "C{yyyy}{seq:05}"}]
+    return [{"code": "crm.customer", "label": _("Customer code"), "pattern": "C{yyyy}{seq:05}"}
+            ] + _collect("sequences")
 
 
 CRM_MODELS = ("crm.customer", "crm.contact", "crm.interaction", "crm.opportunity")
@@ -47,7 +77,7 @@ def _crm_role(code, label, description, ops, scope):
 @hookimpl
 def keel_roles():
     everyday = ["read", "create", "write", "export"]
-    return [
+    roles = [
         _crm_role("sales_rep", _("Sales representative"),
                   _("Own customers, contacts and follow-ups"), everyday, "own"),
         _crm_role("sales_manager", _("Sales manager"),
@@ -56,6 +86,13 @@ def keel_roles():
         _crm_role("sales_director", _("Sales director"), _("Every customer"),
                   everyday + ["delete", "import", "approve"], "all"),
     ]
+    for feature in FEATURES:
+        extra = getattr(feature, "roles", None)
+        for role in roles:
+            part = (extra() if extra else {}).get(role["code"], {})
+            role["permissions"].update(part.get("permissions", {}))
+            role["scopes"].update(part.get("scopes", {}))
+    return roles
 
 
 @hookimpl
@@ -70,7 +107,7 @@ def keel_menus():
          "model": "crm.interaction", "sequence": 25},
         {"key": "crm.opportunities", "label": _("Opportunities"), "parent": "crm",
          "model": "crm.opportunity", "sequence": 30},
-    ]
+    ] + _collect("menus")
 
 
 @hookimpl
@@ -116,7 +153,7 @@ def keel_views():
              {"label": _("Opportunity"), "fields": ["name", "customer_id", "contact_id", "owner_id"]},
              {"label": _("Forecast"), "fields": ["amount", "probability", "expected_close"]},
              {"label": _("Notes"), "fields": ["description", "lost_reason"]}]}},
-    ]
+    ] + _collect("views")
 
 
 @hookimpl
@@ -140,7 +177,7 @@ def keel_workbench_cards(env):
     return [{"key": "crm.followups", "title": _("Today's follow-ups"), "sequence": 5,
              "count": customers.search_count(due),
              "url": "/web/crm.customer?f=mine&f=due_today&f=overdue",
-             "empty": _("No customer to contact today."), "items": items}]
+             "empty": _("No customer to contact today."), "items": items}] + _collect("cards", env)
 
 
 @hookimpl
@@ -155,7 +192,38 @@ def keel_migrate(env, from_version, to_version):
 
 
 @hookimpl
+def keel_before_create(env, model, values_list):
+    _call("before_create", env, model, values_list)
+
+
+@hookimpl
+def keel_before_write(env, model, records, values):
+    _call("before_write", env, model, records, values)
+
+
+@hookimpl
+def keel_after_write(env, model, records, values):
+    _call("after_write", env, model, records, values)
+
+
+@hookimpl
+def keel_jobs():
+    return _collect("jobs")
+
+
+@hookimpl
+def keel_data():
+    return _collect("data")
+
+
+@hookimpl
+def keel_blueprints():
+    return _collect("blueprints")
+
+
+@hookimpl
 def keel_after_create(env, model, records):
+    _call("after_create", env, model, records)
     # a follow-up moves its customer's next contact date (when it names one)
     if model != "crm.interaction":
         return
@@ -183,4 +251,4 @@ def keel_addon_installed(env, addon):
 @hookimpl
 def keel_reports():
     from .reports import reports
-    return reports()
+    return reports() + _collect("reports")
