@@ -245,6 +245,19 @@ def queue(env):
 @hookimpl
 def keel_blueprints():
     return [bp]''',
+    "keel_form_panels": '''\
+@hookimpl
+def keel_form_panels(env, model, record_id):
+    if model != "crm.customer" or not env.access.allowed("helpdesk.ticket", "read"):
+        return []
+    tickets = env["helpdesk.ticket"]
+    mine = [["customer_id", "=", record_id]]
+    return [{"key": "helpdesk.tickets", "title": _("Service tickets"), "sequence": 40,
+             "count": tickets.search_count(mine),
+             "url": "/web/helpdesk.ticket?q=" + str(record_id),
+             "empty": _("No ticket yet."),
+             "items": [{"label": r["name"], "url": f"/web/helpdesk.ticket/{r['id']}"}
+                       for r in tickets.search_read(mine, ["name"], limit=5)]}]''',
     "keel_migrate": '''\
 from core.addons import parse_version
 

@@ -133,6 +133,19 @@ def keel_blueprints():
     ``core.web.context.page``; templates extend ``web/base.html``."""
 
 
+@hookspec
+def keel_form_panels(env, model, record_id):
+    """Called when the form of an existing record is shown, in the request's
+    unit of work as the signed-in user, after the record was read (so it is
+    one the user may see): ``model`` a name, ``record_id`` an integer.
+    Return a list of panels shown below the form — the 360° view of a
+    customer: its orders, contracts, service cases, payments — each of the
+    shape of a workbench card (``keel_workbench_cards``): ``key``,
+    ``title``, ``sequence``, ``count``, ``url``, ``empty``, ``items`` or
+    ``template``. Read through ``env`` so that record rules apply; return
+    no panel for models you do not know."""
+
+
 # -- platform services ------------------------------------------------------
 
 @hookspec

@@ -609,3 +609,37 @@ def test_hook_keel_blueprints(make_db):
     assert answer.status_code == 200 and answer.get_data(as_text=True) == "hello admin: 0 things"
     assert "idle" in app.blueprints
     assert client.get("/web/idle/x").status_code == 404  # found, not installed
+
+
+def test_hook_keel_form_panels(make_db):
+    """Panels below a record's form (the 360° view): drawn for the record
+    shown, read as the signed-in user; none for other models."""
+    from core.app import create_app
+    from core.config import load_config
+    from tests.conftest import ADMIN_PASSWORD
+    from tests.web_helpers import sign_in
+
+    seen = []
+
+    def panels(env, model, record_id):
+        seen.append((model, record_id, env.uid))
+        if model != "test.thing":
+            return []
+        names = env["test.thing"].search_read([["id", "!=", record_id]], ["name"], order="name")
+        return [{"key": "pany.others", "title": "Other things", "sequence": 2, "count": len(names),
+                 "items": [{"label": r["name"], "url": f"/web/test.thing/{r['id']}"} for r in names]},
+                {"key": "pany.empty", "title": "Nothing at all", "sequence": 1, "empty": "Empty here."}]
+
+    module = models_addon("pany", keel_form_panels=hookimpl(panels))
+    db = make_db(addons=["pany"], available=available_with(module))
+    with db.unit_of_work("admin") as env:
+        first, second = env["test.thing"].create([{"name": "甲"}, {"name": "乙"}]).ids
+    url = db.engine.url.render_as_string(hide_password=False)
+    app = create_app(load_config(environ={}, database_url=url, secret_key="k"), db=db)
+    client = sign_in(app, "admin", ADMIN_PASSWORD)
+    html = client.get(f"/web/test.thing/{first}").get_data(as_text=True)
+    block = html.split('id="form-panels"')[1]
+    assert block.index("Nothing at all") < block.index("Other things")  # by sequence
+    assert f'<a href="/web/test.thing/{second}">乙</a>' in block and "Empty here." in block
+    assert ("test.thing", first) == seen[-1][:2]
+    assert 'id="form-panels"' not in client.get("/web/test.thing/new").get_data(as_text=True)

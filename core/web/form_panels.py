@@ -140,3 +140,12 @@ def _text(field, value, names, lay):
     if field.translate:
         return tr(value)
     return str(value)
+
+
+def form_panels(env, model, rid):
+    """The panels addons add to the form of record ``rid`` of ``model``
+    (``keel_form_panels``: a customer's orders, contracts, service cases…),
+    by ``sequence`` then addon order."""
+    found = [card for _addon, cards in env.registry.hooks.gather(
+        "keel_form_panels", env=env, model=model, record_id=rid) for card in cards or ()]
+    return sorted(found, key=lambda card: card.get("sequence", 50))

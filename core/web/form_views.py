@@ -17,7 +17,7 @@ from ..services import trash
 from ..errors import AccessDenied, Conflict, KeelError, NotFound, UserInputError
 from . import bp, form_values, forms
 from .context import error_page, page, unit_of_work
-from .form_panels import action_label, approval_requests, history
+from .form_panels import action_label, approval_requests, form_panels, history
 from .i18n import gettext
 
 #: how many records the type-ahead of a many2one offers
@@ -129,20 +129,21 @@ def _lines(env, lay, current, formdata):
 def _render(env, records, lay, form, current=None, formdata=None, refused=None):
     model = records._name
     rid = current["id"] if current else None
-    actions, panel, entries = [], [], []
+    actions, panel, entries, panels = [], [], [], []
     if rid is not None:
         if lay.actions:
             allowed = records.browse(rid).allowed_actions()[rid]
             actions = [(a, action_label(env, model, a)) for a in allowed]
         panel = approval_requests(env, model, rid)
         entries = history(env, lay, model, rid)
+        panels = form_panels(env, model, rid)
     title = (records.browse(rid).display_name if rid is not None else
              gettext("New %(model)s", model=lay.label))
     status = refused.status if refused else 200
     return render_template(
         "web/form.html", lay=lay, form=form, lines=_lines(env, lay, current, formdata),
         record=current, title=title, record_name=title, model=model, record_id=rid, actions=actions,
-        approvals=panel, history=entries, refused=refused, errors=refused.errors if refused else {},
+        approvals=panel, history=entries, panels=panels, refused=refused, errors=refused.errors if refused else {},
         display=forms.display, label_suffix=forms.LABEL_SUFFIX,
         may_delete=rid is not None and lay.writable and env.access.allowed(model, "delete"),
         action_url=f"/web/{model}/{rid}" if rid is not None else f"/web/{model}/new"), status
