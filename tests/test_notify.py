@@ -159,3 +159,29 @@ def test_the_delivery_job_is_registered_every_minute(db):
         [job] = env["core.job"].search_read([["key", "=", "core.notify.deliver"]],
                                             ["function", "interval", "active"])
     assert (job["function"], job["interval"], job["active"]) == ("core.services.notify:deliver", 60, True)
+
+
+def test_channels_are_read_once_per_registry_and_a_change_reaches_every_process(db, people):
+    """The channel list is shared by units of work (no query per send) and
+    a channel added by an administrator in one process is used by another
+    on its next unit of work; a rolled-back change is seen by nobody."""
+    from core.db import Database
+    other = Database(db.url)
+    with other.unit_of_work(None) as env:
+        assert "pager" not in notify.available_channels(env)
+    with db.unit_of_work("admin") as env:
+        env["core.notification_channel"].create({"code": "pager", "label": "Pager", "type": "webhook",
+                                                 "url": "http://127.0.0.1:9/hook"})
+        assert "pager" in notify.available_channels(env)  # this transaction sees its own row
+    with other.unit_of_work(None) as env:
+        assert "pager" in notify.available_channels(env)
+        first = notify.available_channels(env)
+    with other.unit_of_work(None) as env:
+        assert notify.available_channels(env) is first  # shared, not read again
+    with pytest.raises(RuntimeError), db.unit_of_work("admin") as env:
+        env["core.notification_channel"].create({"code": "fax", "label": "Fax", "type": "webhook",
+                                                 "url": "http://127.0.0.1:9/fax"})
+        raise RuntimeError("rolled back")
+    with other.unit_of_work(None) as env:
+        assert "fax" not in notify.available_channels(env)
+    other.dispose()

@@ -205,3 +205,15 @@ def test_users_set_their_own_email_address_on_the_profile_page(world):
     assert 'value="r1@example.cn"' in get(world, "/web/profile")
     with world["db"].unit_of_work(None) as env:
         assert env["core.user"].browse(world["users"]["R1"]).read(["email"])[0]["email"] == "r1@example.cn"
+
+
+def test_the_pager_keeps_the_unread_filter(world):
+    with world["db"].unit_of_work("admin") as env:
+        notify.send(env, [world["users"]["R1"]], "first")
+        env.sudo()["core.notification"].create([{"owner_id": world["users"]["R1"], "message": f"n{i}",
+                                                 "kind": "message"} for i in range(55)])
+    html = get(world, "/web/notifications?unread=1")
+    assert 'href="/web/notifications?page=2&amp;unread=1" rel="next"' in html
+    second = get(world, "/web/notifications?page=2&unread=1")
+    assert 'href="/web/notifications?page=1&amp;unread=1" rel="prev"' in second
+    assert "page=3" not in second

@@ -192,6 +192,9 @@ class Recordset:
         if self._meta.name == "core.view":
             from .. import viewdefs
             viewdefs.changed(self.env)
+        if self._meta.name == "core.notification_channel":
+            from ..services import notify
+            notify.channels_changed(self.env)
 
     def _guard(self, op, values=None):
         """403 unless the caller may ``op`` this model (and write these fields)."""

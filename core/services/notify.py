@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from ..errors import AddonError, UserInputError
 from ..orm.env import SYSTEM_UID
+from ..registry_cache import RegistryCache
 from . import channels as _channels
 
 log = logging.getLogger(__name__)
@@ -156,10 +157,17 @@ def available_channels(env):
     """``{code: channel}``: the built-in ``email`` and ``file``, replaced or
     joined by the active ``core.notification_channel`` records (a record
     that is inactive removes the built-in of its code), then the addons'
-    channels. Loaded once per unit of work."""
-    found = env.cache.get("notify.channels")
-    if found is not None:
-        return found
+    channels. Loaded once per registry (:func:`channels_changed` after a
+    change of the records)."""
+    return _CHANNELS.get(env)
+
+
+def channels_changed(env):
+    """``core.notification_channel`` rows changed in ``env``'s transaction."""
+    _CHANNELS.changed(env)
+
+
+def _load_channels(env):
     found = _channels.builtin()
     rows = env.sudo()[CHANNEL].search_read([], ["code", "label", "type", "format", "url", "secret",
                                                 "timeout", "is_default", "active"])
@@ -177,8 +185,10 @@ def available_channels(env):
                                      f"{channel!r}; a channel needs a code (not {INAPP!r}), a "
                                      "label and deliver(message)")
                 found.setdefault(code, channel)  # an administrator's record wins
-    env.cache["notify.channels"] = found
     return found
+
+
+_CHANNELS = RegistryCache("notify.channels", _load_channels)
 
 
 def channel_choices(env):
