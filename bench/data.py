@@ -35,10 +35,11 @@ def customers(n, owner_id, seed=20261123):
         chinese = rnd.random() < 0.7
         city = rnd.choice(CITIES)
         if company and chinese:
-            name = f"{city}{rnd.choice(BRANDS)}{rnd.choice(TRADES)}{rnd.choice(SUFFIX)}"
+            # the number keeps names apart once normalised (duplicate check: city and legal form go)
+            name = f"{city}{rnd.choice(BRANDS)}{i}{rnd.choice(TRADES)}{rnd.choice(SUFFIX)}"
             mailbox = f"info{i}"
         elif company:
-            name = f"{rnd.choice(WORDS)} {rnd.choice(KINDS_EN)} {rnd.choice(SUFFIX_EN)}"
+            name = f"{rnd.choice(WORDS)} {rnd.choice(KINDS_EN)} {i} {rnd.choice(SUFFIX_EN)}"
             mailbox = f"sales{i}"
         elif chinese:
             name = rnd.choice(SURNAMES) + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2))))
@@ -50,8 +51,9 @@ def customers(n, owner_id, seed=20261123):
         rows.append({
             "name": name,
             "kind": "company" if company else "person",
-            "phone": f"0{rnd.randint(10, 999)}-{rnd.randint(10000000, 99999999)}",
-            "mobile": f"1{rnd.choice('3456789')}{rnd.randint(0, 999999999):09d}",
+            # unique, as the duplicate check wants them
+            "phone": f"0{rnd.randint(10, 999)}-{10000000 + i * 7 + rnd.randint(0, 6)}",
+            "mobile": f"1{rnd.choice('3456789')}{rnd.randint(10, 99)}{i:07d}",
             "email": f"{mailbox}@{rnd.choice(MAIL)}",
             "city": city,
             "owner_id": owner_id,

@@ -5,7 +5,7 @@ import sys
 import tempfile
 import time
 
-from . import approvals, backups, custom_field, imports, reports, web
+from . import approvals, backups, crm, custom_field, imports, reports, web
 from .customers import CustomerBench, env_int
 from .results import PATH, merge, table
 
@@ -29,6 +29,8 @@ def main():
         entries += backups.run(folder, n, log)
         log("- reports and export …")
         entries += reports.run(folder, n, log)
+        log("- CRM: a rep's workbench, the 80/20 classification …")
+        entries += crm.run(folder, n, log)
     merge(entries)
     print()
     print(table(entries))

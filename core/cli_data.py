@@ -11,6 +11,7 @@ import click
 
 from . import export as exporting
 from .errors import UserInputError
+from .i18n import _
 from .services import imports
 
 #: file suffix -> export format
@@ -141,15 +142,17 @@ def _mapping(items):
 @click.option("--ignore-unknown", is_flag=True, help="Leave out columns that name no field.")
 @click.option("--rejects", metavar="FILE",
               help="Write the bad rows here, with a column giving the reasons, to fix and import again.")
-@click.option("--progress-every", type=click.IntRange(1), default=10000, show_default=True,
-              help="Rows between progress lines (shown when stderr is a terminal).")
+@click.option("--progress-every", type=click.IntRange(1), default=None,
+              help="Rows between progress updates (default: about every 1%; shown only when "
+                   "stderr is a terminal).")
 @click.pass_obj
 def import_command(obj, model, file, dry_run, on_duplicate, maps, ignore_unknown, rejects,
                    progress_every):
     """Import FILE (CSV in UTF-8 or GBK, or XLSX) into MODEL as --user.
 
     All rows or none: every bad row is reported on stderr (line in the file,
-    column, value, reason) and nothing is written."""
+    column, value, reason, in --user's language) and nothing is written. On
+    a terminal, stderr shows the progress of the checking and the writing."""
     path = Path(file)
     try:
         data = path.read_bytes()
@@ -157,33 +160,66 @@ def import_command(obj, model, file, dry_run, on_duplicate, maps, ignore_unknown
         raise UserInputError(f"cannot read {file}: {exc.strerror or exc}") from None
     mapping = _mapping(maps)
     db = obj.initialised_db()
-    progress = None
-    if sys.stderr.isatty():
-        step = [0]
-
-        def progress(done, total):
-            if done - step[0] >= progress_every or done == total:
-                step[0] = done
-                click.echo(f"checked {done}/{total} rows", err=True)
+    lang = [None]
+    progress = ProgressLine(sys.stderr, lang, progress_every) if sys.stderr.isatty() else None
     try:
         with db.unit_of_work(obj.user, context={"source": "cli"}) as env:
+            lang[0] = env.user_values().get("lang") or None  # the user's, else English
             result = imports.run(env, model, data, path.name, dry_run=dry_run,
                                  on_duplicate=on_duplicate, mapping=mapping,
-                                 ignore_unknown=ignore_unknown, progress=progress)
+                                 ignore_unknown=ignore_unknown, progress=progress, lang=lang[0])
     except imports.ImportFailed as exc:
         result = exc.result
+    finally:
+        if progress is not None:
+            progress.close()
+    lang = lang[0]
     for problem in result.problems:
-        click.echo(str(problem), err=True)
+        click.echo(problem.text(lang), err=True)
     if rejects and result.problems:
-        content, _suffix = imports.rejects(result.table, result.problems)
+        content, _suffix = imports.rejects(result.table, result.problems, lang)
         target = Path(rejects)
         _write_beside(target, lambda out: out.write(content))
-        click.echo(f"rejected rows written to {rejects}", err=True)
+        click.echo(imports.shown(imports.Reason(_("rejected rows written to %(file)s"),
+                                                {"file": rejects}), lang), err=True)
     if result.problems:
-        lines = len(result.bad_lines)
-        raise UserInputError(f"{len(result.problems)} problem(s) in {lines} row(s) of {file}: "
-                             f"nothing imported")
-    click.echo(result.summary())
+        raise UserInputError(imports.shown(imports.Reason(
+            _("%(n)s problem(s) in %(rows)s row(s) of %(file)s: nothing imported"),
+            {"n": len(result.problems), "rows": len(result.bad_lines), "file": file}), lang))
+    click.echo(result.summary(lang))
+
+
+class ProgressLine:
+    """``progress(phase, done, total)`` of an import on a terminal: one line
+    ``checking 45% (4500/10000 rows)`` rewritten in place (``\\r``), then
+    ``writing …``; :meth:`close` ends the line."""
+
+    PHASES = {"check": _("checking %(pct)s%% (%(done)s/%(total)s rows)"),
+              "write": _("writing %(pct)s%% (%(done)s/%(total)s rows)")}
+
+    def __init__(self, stream, lang, every=None):
+        self.stream, self.lang, self.every = stream, lang, every
+        self.last = None   # (phase, done) last shown
+        self.width = 0
+
+    def __call__(self, phase, done, total):
+        step = self.every or max(1, total // 100)
+        if self.last is not None and self.last[0] == phase and done < total \
+                and done - self.last[1] < step:
+            return
+        self.last = (phase, done)
+        pct = 100 if not total else done * 100 // total
+        text = imports.shown(imports.Reason(self.PHASES[phase],
+                                            {"pct": pct, "done": done, "total": total}), self.lang[0])
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = max(self.width, len(text))
+
+    def close(self):
+        if self.last is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.last = None
 
 
 #: click commands added to ``keel`` by :mod:`core.cli`

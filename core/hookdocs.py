@@ -258,6 +258,30 @@ def keel_form_panels(env, model, record_id):
              "empty": _("No ticket yet."),
              "items": [{"label": r["name"], "url": f"/web/helpdesk.ticket/{r['id']}"}
                        for r in tickets.search_read(mine, ["name"], limit=5)]}]''',
+    "keel_record_actions": '''\
+from core.errors import Conflict
+
+
+def _close(records, comment, params):
+    if records.search_count([["id", "in", records.ids], ["closed", "=", True]]):
+        raise Conflict("helpdesk.ticket: already closed")
+    records.write({"closed": True, "closing_note": comment})
+
+
+@hookimpl
+def keel_record_actions():
+    return [{"model": "helpdesk.ticket", "action": "close", "label": _("Close"), "run": _close,
+             "allowed": lambda records: set(records.search(
+                 [["id", "in", records.ids], ["closed", "=", False]]).ids)}]''',
+    "keel_record_rules": '''\
+@hookimpl
+def keel_record_rules(env, model):
+    if model != "helpdesk.ticket":
+        return []
+    # unassigned tickets of the user's queues (helpdesk.queue is declared
+    # with security=True: editing a queue moves the security version)
+    queues = env.sudo()["helpdesk.queue"].search([["member_ids", "in", [env.uid]]]).ids
+    return [[["user_id", "=", None], ["queue_id", "in", queues]]]''',
     "keel_migrate": '''\
 from core.addons import parse_version
 

@@ -193,6 +193,39 @@ def keel_workflow_trigger(env, model, records, action, name, params):
     is rolled back."""
 
 
+# -- records: actions and access -------------------------------------------
+
+@hookspec
+def keel_record_actions():
+    """Called once per registry, when a record's actions are first run or
+    listed. Return a list of record actions besides workflow transitions
+    (the lead pool's ``claim``): dicts with ``model``, ``action`` (a name
+    the model's workflow does not use), ``label`` (English, shown
+    translated), ``run`` (``run(records, comment, params)``: does the work
+    through the model API and refuses with ``Conflict``, ``AccessDenied`` or
+    ``ValidationError`` naming the reason) and optionally ``allowed``
+    (``allowed(records)`` → the set of ids the caller may run it on now: the
+    form's buttons, ``GET …/actions``), ``params`` (accepted parameter
+    names; such actions get no form button) and ``on`` (``"read"``: the
+    caller need only read the record; ``"write"``, the default: change it).
+    ``records.action(name, comment, params)`` and ``POST
+    /api/v1/data/MODEL/ID/actions/NAME`` run it: 404 for a record outside
+    the caller's rules, 400 for an unknown action or parameter; each run is
+    audited. See core/record_actions.py."""
+
+
+@hookspec
+def keel_record_rules(env, model):
+    """Called when a user's access rules for ``model`` (a name) are compiled
+    — once per user until the security version moves — with ``env`` as that
+    user. Return a list of domains (JSON domain lists) whose records become
+    *readable*, not writable, for a user whose roles read the model; they are
+    OR'ed with the role scopes and compiled to SQL. Whatever the domains
+    depend on must move the security version when it changes: declare such
+    models with ``Model(..., security=True)``. Return ``[]`` for models you
+    do not know."""
+
+
 # -- lifecycle -----------------------------------------------------------
 
 @hookspec

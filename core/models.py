@@ -30,7 +30,7 @@ class Model:
 
     def __init__(self, name, label=None, *, fields=None, order=None, rec_name=None,
                  description="", unique_together=(), access_parent=None, readable_by_all=False,
-                 import_keys=(), trash=None):
+                 import_keys=(), trash=None, security=False):
         if not MODEL_NAME.match(name):
             raise AddonError(f"model name {name!r} must look like 'addon.entity' (lower case)")
         self.name = name
@@ -54,6 +54,9 @@ class Model:
         #: deleting a record moves it to the recycle bin (``None``: addon
         #: models do, the kernel's ``core.*`` bookkeeping does not)
         self.trash = trash
+        #: its records feed access rules (a ``keel_record_rules`` domain
+        #: reads them): changing one moves the security version
+        self.security = security
         for fname in self.fields:
             check_field_name(name, fname)
 

@@ -55,6 +55,7 @@ class ModelMeta:
         self.readable_by_all = False
         self.import_keys = []
         self.trash = None
+        self.security = False  # changes move the security version (Model(security=True))
         self.extended_by = []
         self.table = None
         self.link_tables = {}
@@ -156,6 +157,7 @@ class Registry:
         meta.readable_by_all = decl.readable_by_all
         meta.import_keys = list(decl.import_keys)
         meta.trash = decl.trash
+        meta.security = getattr(decl, "security", False)
         for fname, field in _magic_fields().items():
             meta.add_field(fname, field, "base")
         for fname, field in decl.fields.items():

@@ -362,3 +362,19 @@ def test_a_user_moving_department_moves_their_records_into_the_new_managers_scop
         env["core.user"].browse([u["R3"]]).write({"department_id": d1})
     with db.unit_of_work(u["M1"]) as env:  # owned by a member of the team: visible
         assert set(owned("R3", world)) <= set(names(env))
+
+
+def test_a_role_that_sees_every_row_adds_no_condition(make_db):
+    """A director (scope all) reads contacts with no condition at all — not
+    even the "customer visible" subquery of models following a parent —
+    while a rep's reads carry their scope."""
+    from tests.test_api_security import create_personas
+    db = make_db(addons=["crm_base"])
+    users = create_personas(db)
+    for model in ("crm.customer", "crm.contact", "crm.interaction"):
+        with db.unit_of_work(users["X"]) as env:
+            meta = env.registry[model]
+            assert env.access.predicate(meta, meta.table) is None, model
+        with db.unit_of_work(users["R1"]) as env:
+            meta = env.registry[model]
+            assert env.access.predicate(meta, meta.table) is not None, model

@@ -23,7 +23,7 @@ def test_discover_finds_kernel_and_shipped_addons():
     assert found["sales"].depends == ("base", "crm_base")
     assert found["crm_base"].origin == "addons"
     assert found["base"].origin == "kernel"
-    assert found["crm_base"].version == "0.3.0"
+    assert found["crm_base"].version == "0.4.0"
 
 
 def installed_distribution(tmp_path, monkeypatch, package, version, entry_point, init):

@@ -116,7 +116,7 @@ def test_a_rep_drives_an_opportunity_through_the_pipeline(world):
 
 
 def test_lose_and_reopen(world):
-    rid = opportunity(world, "R3")
+    rid = opportunity(world, "R3", lost_reason="no budget")
     assert act(world, "R3", rid, "lose", "no budget").json["stage"] == "lost"
     assert act(world, "R3", rid, "reopen").json["stage"] == "new"
 

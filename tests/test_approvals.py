@@ -5,6 +5,7 @@ co-signers, sending back, withdrawal, frozen policies, concurrency.
 Org: company HQ (manager BOSS) → D1 (manager M1: reps R1, R2); directors
 X1 and X2 (role sales_director); a rep R9 in D9 that has no manager.
 """
+import itertools
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ from core import approvals
 from core.errors import AccessDenied, Conflict, NotFound, UserInputError
 
 BIG = 200000
+_CUSTOMERS = itertools.count(1)
 
 
 @pytest.fixture
@@ -47,7 +49,8 @@ def opportunity(org, owner="R1", amount=BIG):
     """An opportunity of ``owner`` in negotiation, ready to be won."""
     db, u = org["db"], org["users"]
     with db.unit_of_work(u[owner]) as env:
-        customer = env["crm.customer"].create({"name": f"{owner} 的客户 {amount}"}).id
+        # a name of its own: two companies of one name would be duplicates (refused)
+        customer = env["crm.customer"].create({"name": f"{owner} 的客户 {amount} #{next(_CUSTOMERS)}"}).id
         opp = env["crm.opportunity"].create({"name": f"{owner} 商机", "customer_id": customer,
                                              "amount": amount})
         for action in ("qualify", "propose", "negotiate"):

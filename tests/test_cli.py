@@ -119,7 +119,7 @@ def test_addons_list_table_and_json(run, initialised):
     assert lines[0].split() == ["NAME", "VERSION", "STATE", "DEPENDS"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows["base"] == ["0.2.0", "installed"]
-    assert rows["crm_base"] == ["0.3.0", "installed"]
+    assert rows["crm_base"] == ["0.4.0", "installed"]
     assert rows["sales"] == ["0.1.0", "uninstalled", "crm_base"]
     data = json.loads(ok(run("addons", "list", "--json")))
     by_name = {r["name"]: r for r in data}

@@ -643,3 +643,47 @@ def test_hook_keel_form_panels(make_db):
     assert f'<a href="/web/test.thing/{second}">乙</a>' in block and "Empty here." in block
     assert ("test.thing", first) == seen[-1][:2]
     assert 'id="form-panels"' not in client.get("/web/test.thing/new").get_data(as_text=True)
+
+
+def test_hook_keel_record_actions(make_db):
+    """An addon's record action runs through ``records.action`` (audited),
+    is listed by ``allowed_actions`` and refuses a record outside the
+    caller's rules as missing."""
+    from core.errors import NotFound
+
+    def stamp(records, comment, params):
+        records.write({"note": f"{comment}:{params.get('n')}"})
+
+    actions = [{"model": "test.thing", "action": "stamp", "label": "Stamp", "run": stamp,
+                "params": ["n"]}]
+    module = models_addon("stampy", keel_record_actions=hookimpl(lambda: actions))
+    db = setup(make_db, module)
+    with db.unit_of_work("admin") as env:
+        thing = env["test.thing"].create({"name": "甲"})
+        assert thing.allowed_actions()[thing.id] == ["stamp"]
+        assert thing.action("stamp", "盖章", {"n": 2})[0].ran
+        assert thing.read(["note"])[0]["note"] == "盖章:2"
+        with pytest.raises(NotFound):
+            env["test.thing"].browse(thing.id + 100).action("stamp")
+    assert rows(db, "SELECT action FROM core_audit WHERE model = 'test.thing' AND action = 'action'") \
+        == [("action",)]
+
+
+def test_hook_keel_record_rules(make_db):
+    """Domains from addons OR'ed into a user's read rules, for users whose
+    roles read the model: readable, not writable."""
+    from core.errors import NotFound
+
+    def record_rules(env, model):
+        return [[["name", "like", "公开%"]]] if model == "crm.customer" else []
+
+    module = addon_module("ruley", depends=["crm_base"], keel_record_rules=hookimpl(record_rules))
+    db = setup(make_db, module, addons=["crm_base", "ruley"])
+    from tests.test_api_security import create_personas
+    users = create_personas(db)
+    with db.unit_of_work(users["R1"]) as env:
+        public, private = env["crm.customer"].create([{"name": "公开客户"}, {"name": "私有客户"}]).ids
+    with db.unit_of_work(users["R3"]) as env:
+        assert list(env["crm.customer"].search([["id", "in", [public, private]]]).ids) == [public]
+        with pytest.raises(NotFound):  # readable only: not writable
+            env["crm.customer"].browse(public).write({"city": "上海"})

@@ -128,7 +128,9 @@ def test_relations_by_name_and_code(db):
     with db.unit_of_work("admin") as env:
         a = env["crm.customer"].create({"name": "甲公司", "code": "C-A"}).id
         b = env["crm.customer"].create({"name": "乙公司", "code": "C-B"}).id
-        env["crm.customer"].create([{"name": "同名"}, {"name": "同名", "phone": "1"}])
+        # two people of one name (two companies of one name are duplicates, refused)
+        env["crm.customer"].create([{"name": "同名", "kind": "person"},
+                                    {"name": "同名", "kind": "person", "phone": "1"}])
     data = csv_bytes([["name", "customer_id", "amount", "expected_close"],
                       ["商机一", "甲公司", "¥12,345.50", "2026年3月1日"],
                       ["商机二", "C-B", "100", "2026-03-02"],
@@ -275,3 +277,76 @@ def test_admin_migration_keeps_creator_owner_and_dates(db):
         result = imports.run(env, "crm.customer", data, dry_run=True)
     assert [p.column for p in result.problems] == ["created_by_id", "created_at"] or \
         {p.column for p in result.problems} >= {"created_by_id", "created_at"}
+
+
+# -- header synonyms and reasons in the user's language -------------------------------------
+@pytest.mark.parametrize(("header", "field"), [
+    ("邮箱", "email"), ("电子邮箱", "email"), ("E-mail", "email"), ("e-mail", "email"),
+    ("Ｅｍａｉｌ", "email"), ("* 电子邮箱：", "email"), ("手机号", "mobile"), ("手机号码", "mobile"),
+    ("联系电话", "phone"), ("座机", "phone"), ("电话*", "phone"), ("客户名称", "name"),
+    ("公司名称", "name"), ("名称（必填）", "name"), ("Customer Name", "name"), ("所属销售", "owner_id")])
+def test_header_synonyms(db, header, field):
+    with db.unit_of_work("admin") as env:
+        meta = env.registry["crm.customer"]
+        columns, problems = imports.run_module.cols.map_columns(env, meta, [header])
+    assert problems == [] and columns[0].field.name == field
+
+
+def test_header_synonyms_on_a_contact_and_ambiguous_headers(db):
+    with db.unit_of_work("admin") as env:
+        meta = env.registry["crm.contact"]
+        columns, problems = imports.run_module.cols.map_columns(
+            env, meta, ["姓名", "客户名称", "手机号码", "邮箱"])
+        assert problems == []
+        assert [c.field.name for c in columns] == ["name", "customer_id", "mobile", "email"]
+        columns, problems = imports.run_module.cols.map_columns(env, meta, ["客户编码"])
+        assert columns[0].field.name == "customer_id"  # the customer by its code
+        # 公司名称 on a contact: its name or its customer's? refused, naming both
+        columns, problems = imports.run_module.cols.map_columns(env, meta, ["公司名称", "联系方式"])
+        assert [str(p) for p in problems] == [
+            "line 1, column 公司名称: the column could be any of Customer (customer_id), Name (name): "
+            "choose its field (a mapping)",
+            "line 1, column 联系方式: the column could be any of Email (email), Mobile (mobile), "
+            "Phone (phone): choose its field (a mapping)"]
+        assert columns[0].field is None
+        assert problems[1].text("zh_CN").startswith("第 1 行")
+        assert "电子邮箱 (email), 手机 (mobile), 电话 (phone)" in problems[1].text("zh_CN")
+        # an explicit mapping settles it
+        columns, problems = imports.run_module.cols.map_columns(env, meta, ["公司名称"],
+                                                                {"公司名称": "customer_id"})
+        assert problems == [] and columns[0].field.name == "customer_id"
+
+
+def test_synonym_headers_import(db, db_url, tmp_path, capsys):
+    data = csv_bytes([["客户名称*", "手机号码", "座机", "E-mail"],
+                      ["深圳丙有限公司", "13912345678", "0755-81234567", "BING@EXAMPLE.CN"]], "gbk")
+    code, out, err = run_cli(db_url, tmp_path, capsys, "crm.customer", data=data)
+    assert code == 0, err
+    with db.unit_of_work("admin") as env:
+        row = env["crm.customer"].search_read([], ["name", "mobile", "phone", "email"])[0]
+    assert (row["name"], row["mobile"], row["phone"]) == ("深圳丙有限公司", "13912345678", "0755-81234567")
+
+
+def test_reasons_in_the_users_language(db, db_url, tmp_path, capsys):
+    with db.unit_of_work("admin") as env:
+        role = env["core.role"].search([["code", "=", "sales_manager"]])
+        env["core.user"].create({"login": "zhang", "name": "张经理", "lang": "zh_CN", "roles": list(role.ids)})
+    data = csv_bytes([["名称", "电话", "grade"], ["甲", "12x", "potential"], ["乙", "021-61234567", "vip"]])
+    code, out, err = run_cli(db_url, tmp_path, capsys, "crm.customer", "--rejects",
+                             str(tmp_path / "bad.csv"), data=data, user="zhang")
+    assert code == 1
+    lines = err.splitlines()
+    assert "第 2 行" in lines[0] and "'12x' 不是电话号码" in lines[0]
+    assert "第 3 行" in lines[1] and "不是以下之一：potential, intent, deal" in lines[1]  # values put in
+    rejected = (tmp_path / "bad.csv").read_text(encoding="utf-8").splitlines()
+    assert rejected[1].endswith("不是电话号码")
+    code, out, err = run_cli(db_url, tmp_path, capsys, "crm.customer", data=data)  # admin: English
+    assert "line 2, column 电话 (phone): '12x' is not a phone number" in err
+    with db.unit_of_work("admin") as env:
+        result = imports.run(env, "crm.customer", data, "c.csv", dry_run=True)
+        with pytest.raises(imports.ImportFailed) as failed:
+            imports.run(env, "crm.customer", data, "c.csv", lang="zh_CN")
+    assert result.problems[1].as_dict("zh_CN")["reason"] == "不是以下之一：potential, intent, deal"
+    assert result.problems[1].as_dict()["reason"] == "is not one of potential, intent, deal"
+    assert failed.value.details["errors"][0]["reason"] == "不是电话号码"
+    assert count(db) == 0

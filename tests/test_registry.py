@@ -21,7 +21,7 @@ def test_models_of_installed_addons_and_kernel(db):
     assert {"core.user", "core.department", "crm.customer", "crm.contact"} <= set(reg.models)
     customer = reg["crm.customer"]
     assert customer.addon == "crm_base"
-    assert customer.extended_by == ["sales"]
+    assert "sales" in customer.extended_by  # and crm_base's own parts
     assert customer.table.name == "crm_customer"
     for name in ("code", "name", "kind", "phone", "mobile", "email", "city", "region", "industry",
                  "source", "grade", "level", "owner_id", "department_id", "next_contact_at",

@@ -383,3 +383,43 @@ def test_keel_scheduler_runs_until_sigterm(cli_db, run):  # noqa: F811
     with runs.system(cli_db) as env:
         assert runs.alive_nodes(env) == []
         assert env["core.scheduler_node"].search_count([["stopped_at", "!=", None]]) >= 1
+
+
+# -- schedules from the config ---------------------------------------------------------------
+def test_backup_time_is_read_when_a_scheduler_starts(jdb):
+    """A changed ``backup_time`` takes effect at the next start (no addon
+    upgrade): the job row — what Settings › Scheduled jobs and ``--list``
+    show — holds the effective schedule; a bad value names the key."""
+    from core.services.scheduler import apply_config, configured_crons
+    with runs.system(jdb) as env:
+        env["core.job"].search([]).write({"active": False})  # nothing runs in run_once
+    config = load_config(backup_time="23:15")
+    assert configured_crons(config)["core.backup.daily"] == ("backup_time", "23:15", "15 23 * * *")
+    Scheduler(jdb, config=config).run_once()
+    with runs.system(jdb) as env:
+        job = env["core.job"].search_read([["key", "=", "core.backup.daily"]], ["cron"])[0]
+    assert job["cron"] == "15 23 * * *"
+    assert apply_config(jdb, config) == {}  # unchanged: nothing written
+    assert apply_config(jdb, load_config(backup_time="4:05")) == {"core.backup.daily": "5 4 * * *"}
+    with pytest.raises(UserInputError, match="backup_time '25:00'"):
+        Scheduler(jdb, config=load_config(backup_time="25:00")).run_once()
+    with runs.system(jdb) as env:  # a bad value changed nothing
+        assert env["core.job"].search_read([["key", "=", "core.backup.daily"]], ["cron"])[0]["cron"] \
+            == "5 4 * * *"
+        assert env["core.job_run"].search_count([]) == 0
+
+
+def test_keel_scheduler_start_reads_backup_time(cli_db, run):  # noqa: F811
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    environ.pop("PYTHONPATH", None)
+    url = cli_db.engine.url.render_as_string(hide_password=False)
+
+    def keel(*args, **extra):
+        return subprocess.run([KEEL, "--db", url, *args], cwd=run.cwd, env={**environ, **extra},
+                              capture_output=True, text=True, timeout=60)
+    ok(keel("scheduler", "--once", KEEL_BACKUP_TIME="21:30"))
+    listed = {r["key"]: r for r in __import__("json").loads(ok(keel("scheduler", "--list", "--json")))}
+    assert listed["core.backup.daily"]["schedule"] == "30 21 * * *"
+    line = refused(keel("scheduler", "--once", KEEL_BACKUP_TIME="9点"))
+    assert "backup_time" in line and "9点" in line
+    assert "30 21 * * *" in ok(keel("scheduler", "--list"))

@@ -51,12 +51,12 @@ def mine(prefix):
     return json.dumps([["name", "like", f"{prefix}%"]])
 
 
-def opportunities(world, rep, prefix, amounts, actions=()):
+def opportunities(world, rep, prefix, amounts, actions=(), **values):
     """Opportunities ``prefix-i`` of ``rep`` with these amounts, each moved
     by ``actions`` through the model API; their ids."""
     with world["db"].unit_of_work(world["users"][rep]) as env:
         made = env["crm.opportunity"].create([
-            {"name": f"{prefix}-{i}", "customer_id": world["customers"][rep], "amount": str(a)}
+            {"name": f"{prefix}-{i}", "customer_id": world["customers"][rep], "amount": str(a), **values}
             for i, a in enumerate(amounts)])
         for action in actions:
             made.action(action)
@@ -378,7 +378,7 @@ def test_the_graph_is_an_svg_chart_of_the_same_numbers(world):
 def test_the_funnel_shows_what_reached_each_stage_in_order(world):
     opportunities(world, "R1", "KU", [100], ["qualify", "propose"])
     opportunities(world, "R1", "KU", [100, 100])
-    opportunities(world, "R1", "KU", [100], ["lose"])  # off the funnel
+    opportunities(world, "R1", "KU", [100], ["lose"], lost_reason="预算")  # off the funnel
     html = board(world, "R1", "graph", domain=mine("KU"), rows="stage", measures="id:count",
                  chart="funnel").get_data(as_text=True)
     stages = re.findall(r'<g class="stage"><rect [^>]*><title>([^<]*)</title>', html)

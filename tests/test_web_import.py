@@ -131,3 +131,33 @@ def test_signed_out(db):
     assert client.get("/web/crm.customer/import/rejects?upload=x").status_code in (302, 401)
     assert client.post("/api/v1/data/crm.customer/import", data=GOOD).status_code == 401
     assert count(db) == 0
+
+
+def test_reasons_in_the_callers_language(db):
+    """The web screen in Chinese shows Chinese reasons; the API answers in
+    the caller's language (their lang, else Accept-Language)."""
+    with db.unit_of_work("admin") as env:
+        env["core.user"].search([["login", "=", "admin"]]).write({"lang": "zh_CN"})
+    client = sign_in(make_app(db), "admin", ADMIN_PASSWORD)
+    html = _upload(client, BAD).get_data(as_text=True)
+    assert "不是电话号码" in html and "is not a phone number" not in html
+    rejects = client.get("/web/crm.customer/import/rejects?upload="
+                         + re.search(r'name="upload" value="([^"]+)"', html).group(1))
+    assert "不是电话号码" in rejects.get_data().decode("utf-8")
+    answer = _upload(client, b"%PDF-1.4\x00\x01\x02", name="x.csv")
+    assert answer.status_code == 400 and "not a CSV text file" not in answer.get_data(as_text=True)
+    with db.unit_of_work("admin") as env:
+        env["core.user"].search([["login", "=", "admin"]]).write({"lang": None})
+    api = make_app(db).test_client()
+    admin = _token(api, "admin", ADMIN_PASSWORD)
+    answer = api.post("/api/v1/data/crm.customer/import?dry_run=1", data=BAD,
+                      headers={**admin, "Accept-Language": "zh-CN,zh;q=0.9"})
+    assert answer.get_json()["errors"][0]["reason"] == "不是电话号码"
+    answer = api.post("/api/v1/data/crm.customer/import", data=BAD,
+                      headers={**admin, "Accept-Language": "zh-CN"})
+    error = answer.get_json()["error"]
+    assert answer.status_code == 422 and error["details"]["errors"][1]["reason"] == "不是电话号码"
+    assert error["message"].startswith("文件中有 2 个问题") and "第 2 行" in error["message"]
+    answer = api.post("/api/v1/data/crm.customer/import?dry_run=1", data=BAD, headers=admin)
+    assert answer.get_json()["errors"][0]["reason"] == "is not a phone number"
+    assert count(db) == 0

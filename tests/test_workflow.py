@@ -95,7 +95,7 @@ def test_every_crm_role_runs_the_pipeline_on_what_it_may_write(db, org):
             outcome, = act(db, login, rid, action)
             assert outcome.ran and outcome.id == rid and outcome.approval is None
         assert stage(db, rid) == "won"
-    rid = new_opportunity(db, org)
+    rid = new_opportunity(db, org, lost_reason="budget cut")  # losing needs its reason
     act(db, "r1", rid, "lose", "budget cut")
     assert stage(db, rid) == "lost"
     act(db, "r1", rid, "reopen")
@@ -318,7 +318,8 @@ def test_a_transition_moves_the_version_and_is_audited(db, org):
     act(db, "r1", rid, "qualify", "called them")
     with db.unit_of_work("r1") as env:
         record = env["crm.opportunity"].browse(rid)
-        assert record.version == 2 and record.updated_by_id.id == org["r1"]
+        # the transition, then its trigger's bookkeeping (crm_base: stage time, probability)
+        assert record.version == 3 and record.updated_by_id.id == org["r1"]
         entries = [e for e in audit.history(env, "crm.opportunity", rid) if e["action"] == "transition"]
         # a stale write after it is a conflict
         with pytest.raises(Conflict):
@@ -406,7 +407,7 @@ def test_the_shipped_win_and_lose_set_the_probability(db, org):
     rid = new_opportunity(db, org)
     for action in PIPELINE:
         act(db, "r1", rid, action)
-    lost = new_opportunity(db, org)
+    lost = new_opportunity(db, org, lost_reason="price")
     act(db, "r1", lost, "lose")
     with db.unit_of_work(None) as env:
         assert env["crm.opportunity"].browse(rid).probability == 100
@@ -425,13 +426,15 @@ def test_a_record_stored_without_a_state_is_in_the_initial_state(db, org):
 
 def test_allowed_actions_per_record(db, org):
     a = new_opportunity(db, org)
-    b = new_opportunity(db, org)
+    b = new_opportunity(db, org, lost_reason="price")
     c = new_opportunity(db, org, login="r2")
     act(db, "r1", b, "lose")
     with db.unit_of_work("r1") as env:
         assert env["crm.opportunity"].browse([a, b, c]).allowed_actions() == {
             a: ["qualify", "lose"], b: ["reopen"], c: []}  # r2's record: nothing for r1
-        assert env["crm.customer"].browse(org["customer"]).allowed_actions() == {org["customer"]: []}
+        # no workflow on customers: only the lead pool's record action (core.record_actions)
+        assert env["crm.customer"].browse(org["customer"]).allowed_actions() == {
+            org["customer"]: ["release"]}
 
 
 # -- matrices as data ----------------------------------------------------------------------------
@@ -473,7 +476,8 @@ def test_an_admin_gives_any_model_a_workflow_as_data(db, org, db_url):
                 customer.write({"level": "A"})
             customer.action("upgrade")
             assert customer.level == "A"
-            assert customer.allowed_actions() == {customer.id: []}
+            # A is terminal: no transition left, only the lead pool's release
+            assert customer.allowed_actions() == {customer.id: ["release"]}
     finally:
         other.dispose()
 

@@ -8,7 +8,7 @@ workflow on ``crm.opportunity.stage`` (``workflow.py``).
 from core import hookimpl
 from core.i18n import _
 
-from . import (analyses, cycles, duplicates, forecast, merge, panels, pool, targets,
+from . import (analyses, cycles, duplicates, followups, forecast, merge, panels, pool, targets,
                telemarketing, territories)
 from .models import models
 from .workflow import OPPORTUNITY_WORKFLOW
@@ -20,9 +20,9 @@ from .workflow import OPPORTUNITY_WORKFLOW
 #: ``sequences()``, ``data()``, ``cards(env)``, ``blueprints()``,
 #: ``before_create(env, model, values_list)``, ``after_create(env, model,
 #: records)``, ``before_write(env, model, records, values)``,
-#: ``after_write(env, model, records, values)``
-FEATURES = (duplicates, merge, pool, forecast, cycles, targets, territories, telemarketing,
-            panels, analyses)
+#: ``after_write(env, model, records, values)``, ``after_unlink(env, model, ids)``
+FEATURES = (duplicates, merge, pool, forecast, cycles, followups, targets, territories,
+            telemarketing, panels, analyses)
 
 
 def _collect(name, *args):
@@ -43,7 +43,7 @@ def _call(name, *args):
 manifest = {
     "name": "crm_base",
     "label": "CRM",
-    "version": "0.3.0",
+    "version": "0.4.0",
     "summary": "Customers, contacts, follow-ups, opportunities",
     "category": "CRM",
     "depends": ["base"],
@@ -86,6 +86,11 @@ def keel_roles():
         _crm_role("sales_director", _("Sales director"), _("Every customer"),
                   everyday + ["delete", "import", "approve"], "all"),
     ]
+    # tags are shared: anyone in sales tags customers, managers tidy them up
+    for role in roles:
+        ops = ["read", "create"] if role["code"] == "sales_rep" else ["read", "create", "write", "delete"]
+        role["permissions"]["crm.tag"] = ops
+        role["scopes"]["crm.tag"] = "all"
     for feature in FEATURES:
         extra = getattr(feature, "roles", None)
         for role in roles:
@@ -99,6 +104,10 @@ def keel_roles():
 def keel_menus():
     return [
         {"key": "crm", "label": _("CRM"), "sequence": 10},
+        {"key": "crm.planning", "label": _("Sales planning"), "parent": "crm", "sequence": 60},
+        {"key": "crm.config", "label": _("Configuration"), "parent": "crm", "sequence": 90},
+        {"key": "crm.tags", "label": _("Customer tags"), "parent": "crm.config", "model": "crm.tag",
+         "sequence": 5},
         {"key": "crm.customers", "label": _("Customers"), "parent": "crm", "model": "crm.customer",
          "sequence": 10},
         {"key": "crm.contacts", "label": _("Contacts"), "parent": "crm", "model": "crm.contact",
@@ -119,8 +128,8 @@ def keel_views():
          "arch": {"sections": [
              {"label": _("Customer"), "fields": ["code", "name", "kind", "grade", "level", "owner_id"]},
              {"label": _("Contact means"), "fields": ["phone", "mobile", "email", "city", "region"]},
-             {"label": _("Classification"), "fields": ["industry", "source", "contact_cycle_days",
-                                                       "next_contact_at"]},
+             {"label": _("Classification"), "fields": ["industry", "source", "tag_ids",
+                                                       "contact_cycle_days", "next_contact_at"]},
              {"label": _("Contacts"), "fields": ["contact_ids"]},
              {"label": _("Follow-ups"), "fields": ["interaction_ids"]}]}},
         {"key": "crm.interaction.list", "model": "crm.interaction", "type": "list",
@@ -136,7 +145,8 @@ def keel_views():
          "arch": {"fields": ["name", "customer_id", "amount", "probability", "expected_close",
                              "stage", "owner_id"]}},
         {"key": "crm.opportunity.kanban", "model": "crm.opportunity", "type": "kanban",
-         "arch": {"group_by": "stage", "fields": ["name", "customer_id", "amount", "owner_id"]}},
+         "arch": {"group_by": "stage", "fields": ["name", "customer_id", "amount", "predicted_probability",
+                                                   "owner_id"]}},
         # the generated search views, with the filters a salesperson uses daily
         {"key": "crm.customer.search.followups", "model": "crm.customer", "type": "search",
          "arch": {"extends": "crm.customer.search", "append": {"filters": [
@@ -151,8 +161,9 @@ def keel_views():
         {"key": "crm.opportunity.form", "model": "crm.opportunity", "type": "form",
          "arch": {"header": {"state": "stage", "actions": True}, "sections": [
              {"label": _("Opportunity"), "fields": ["name", "customer_id", "contact_id", "owner_id"]},
-             {"label": _("Forecast"), "fields": ["amount", "probability", "expected_close"]},
-             {"label": _("Notes"), "fields": ["description", "lost_reason"]}]}},
+             {"label": _("Forecast"), "fields": ["amount", "probability", "predicted_probability",
+                                                 "weighted_amount", "expected_close", "stage_changed_at"]},
+             {"label": _("Notes"), "fields": ["competitors", "description", "lost_reason"]}]}},
     ] + _collect("views")
 
 
@@ -186,9 +197,20 @@ def keel_workflows():
 
 
 @hookimpl
+def keel_workflow_trigger(env, model, records, action, name, params):
+    # the parts' ``workflow_trigger(...)``: True when one handles ``name``
+    for feature in FEATURES:
+        fn = getattr(feature, "workflow_trigger", None)
+        if fn is not None and fn(env, model, records, action, name, params):
+            return True
+    return None
+
+
+@hookimpl
 def keel_migrate(env, from_version, to_version):
     # Before 0.1.0 a customer could be saved without a kind.
     env["crm.customer"].search([["kind", "=", None]]).write({"kind": "company"})
+    _call("migrate", env, from_version, to_version)
 
 
 @hookimpl
@@ -207,6 +229,11 @@ def keel_after_write(env, model, records, values):
 
 
 @hookimpl
+def keel_after_unlink(env, model, ids):
+    _call("after_unlink", env, model, ids)
+
+
+@hookimpl
 def keel_jobs():
     return _collect("jobs")
 
@@ -222,15 +249,24 @@ def keel_blueprints():
 
 
 @hookimpl
+def keel_form_panels(env, model, record_id):
+    # the 360° view of a customer (panels.py) and the parts' own panels
+    return _collect("panels", env, model, record_id)
+
+
+@hookimpl
+def keel_record_actions():
+    return _collect("record_actions")
+
+
+@hookimpl
+def keel_record_rules(env, model):
+    return _collect("record_rules", env, model)
+
+
+@hookimpl
 def keel_after_create(env, model, records):
     _call("after_create", env, model, records)
-    # a follow-up moves its customer's next contact date (when it names one)
-    if model != "crm.interaction":
-        return
-    for row in records.read(["customer_id", "next_contact_at"]):
-        if row["next_contact_at"] is not None:
-            env["crm.customer"].browse(row["customer_id"]["id"]).write(
-                {"next_contact_at": row["next_contact_at"]})
 
 
 @hookimpl
@@ -241,11 +277,11 @@ def keel_demo_data():
 
 @hookimpl
 def keel_addon_installed(env, addon):
-    # demo opportunities need their customers' ids: created once the demo
-    # customers exist, in a database created with demo data
+    # the demo company (demo.py) links records by their ids: created once
+    # crm_base is installed, in a database created with demo data
     if addon == "crm_base" and env.db is not None and env.db.get_meta(env.conn, "demo") == "1":
-        from .demo import load_opportunities
-        load_opportunities(env)
+        from .demo import load
+        load(env)
 
 
 @hookimpl

@@ -19,6 +19,8 @@ SOURCES = [("referral", _("Referral")), ("website", _("Website")), ("phone", _("
 GENDERS = [("male", _("Male")), ("female", _("Female"))]
 CHANNELS = [("phone", _("Phone")), ("visit", _("Visit")), ("email", _("Email")),
             ("message", _("Message")), ("other", _("Other"))]
+TAG_COLOURS = [("grey", _("Grey")), ("red", _("Red")), ("orange", _("Orange")),
+               ("green", _("Green")), ("blue", _("Blue")), ("purple", _("Purple"))]
 #: the stages of an opportunity: the states of its workflow (see workflow.py)
 STAGES = [("new", _("New")), ("qualified", _("Qualified")), ("proposal", _("Proposal")),
           ("negotiation", _("Negotiation")), ("won", _("Won")), ("lost", _("Lost"))]
@@ -32,7 +34,7 @@ def models():
     return [
         Model("crm.customer", _("Customer"), order="name", import_keys=[
             ("code", "exact"), ("name", "company"), ("phone", "phone"), ("mobile", "phone"),
-            ("email", "email")], fields={
+            ("email", "email"), ("credit_code", "credit_code")], fields={
             "code": F.Char(_("Code"), unique=True, sequence="crm.customer",
                            help=_("Filled from the customer sequence when left empty")),
             "name": F.Char(_("Name"), required=True, index=True),
@@ -56,8 +58,13 @@ def models():
             "birthday": F.Date(_("Birthday")),
             "occupation": F.Char(_("Occupation")),
             "hobbies": F.Char(_("Hobbies")),
+            "tag_ids": F.Many2many("crm.tag", _("Tags")),
             "contact_ids": F.One2many("crm.contact", "customer_id", _("Contacts")),
             "interaction_ids": F.One2many("crm.interaction", "customer_id", _("Follow-ups")),
+        }),
+        Model("crm.tag", _("Customer tag"), order="name", fields={
+            "name": F.Char(_("Name"), required=True, unique=True),
+            "color": F.Selection(_("Colour"), options=TAG_COLOURS),
         }),
         Model("crm.contact", _("Contact"), order="name", access_parent="customer_id", fields={
             "customer_id": F.Many2one("crm.customer", _("Customer"), required=True, ondelete="cascade"),

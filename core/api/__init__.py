@@ -36,3 +36,4 @@ def init_app(app):
 from . import routes  # noqa: E402,F401
 from . import activity, actions, approvals, attachments, export, fields, openapi  # noqa: E402,F401
 from . import imports, notifications, reports, trash  # noqa: E402,F401
+from . import merge  # noqa: E402,F401

@@ -10,12 +10,18 @@ change (as a missing one), 400 for an unknown action, 409 with
 when the caller's roles may not run it, 422 with ``details.fields`` for
 fields that must be filled first.
 
+Addons' record actions (``core.record_actions``, e.g. the lead pool's
+``claim``) run the same way; those that declare ``params`` accept them as
+further keys of the body (``{"comment"?, "user_id": 7}``); any other key
+is a 400.
+
 ``GET /api/v1/data/MODEL/ID/actions`` answers ``{"allowed_actions": […]}``:
 the actions the caller may run on the record now (the buttons a client
 shows), for a record the caller may read (404 otherwise).
 """
 from flask import request
 
+from .. import record_actions
 from ..errors import UserInputError
 from . import bp, http
 from .routes import RECORD, _as_missing, _read_back, _visible
@@ -36,12 +42,16 @@ def data_action(env, model, rid, action):
     comment = body.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise UserInputError("body: comment must be text", {"parameter": "comment"})
-    unknown = sorted(set(body) - {"comment"})
+    declared = record_actions.spec(env, model, action)
+    accepted = ["comment", *(declared["params"] if declared else ())]
+    unknown = sorted(set(body) - set(accepted))
     if unknown:
-        raise UserInputError(f"body: unknown key {unknown[0]!r} (only comment)", {"parameter": "body"})
+        raise UserInputError(f"body: unknown key {unknown[0]!r} (only {', '.join(accepted)})",
+                             {"parameter": "body"})
+    params = {k: v for k, v in body.items() if k != "comment"}
     record = records.browse(rid)
     with _as_missing(model, rid):
-        outcome = record.action(action, comment)[0]
+        outcome = record.action(action, comment, params or None)[0]
     if not outcome.ran:
         return {"approval": outcome.approval}, 202
     return _read_back(record)

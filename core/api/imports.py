@@ -10,6 +10,8 @@ Query: ``dry_run=1`` (check only), ``on_duplicate=error|skip|update``,
 with every bad row in ``errors``; a real import with bad rows is 422
 ``validation_error`` with ``details.errors`` (``[{"line","column","value",
 "reason"}]``) and writes nothing. A file that is not a table is 400.
+The reasons are in the caller's language (their ``lang``, else
+``Accept-Language``, else English).
 """
 from flask import request
 
@@ -58,6 +60,10 @@ def data_import(env, model):
     dry_run = _flag("dry_run")
     ignore_unknown = _flag("ignore_unknown")
     data, filename = _file()
-    result = imports.run(env, model, data, filename, dry_run=dry_run, on_duplicate=on_duplicate,
-                         mapping=_mapping(), ignore_unknown=ignore_unknown)
-    return http.json_response(result.as_dict())
+    lang = http.language(env)
+    try:
+        result = imports.run(env, model, data, filename, dry_run=dry_run, on_duplicate=on_duplicate,
+                             mapping=_mapping(), ignore_unknown=ignore_unknown, lang=lang)
+    except imports.ImportFileError as exc:
+        raise imports.ImportFileError(imports.shown(exc.message, lang), exc.details) from None
+    return http.json_response(result.as_dict(lang))

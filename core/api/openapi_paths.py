@@ -277,8 +277,8 @@ def generic_paths():
     for item in paths.values():
         item.setdefault("parameters", []).insert(0, _param("model"))
     paths.update(_other_paths())
-    from . import imports, notifications, reports, trash  # the platform services' routes
-    for module in (imports, notifications, reports, trash):
+    from . import imports, merge, notifications, reports, trash  # the platform services' routes
+    for module in (imports, merge, notifications, reports, trash):
         if hasattr(module, "openapi_paths"):
             paths.update(module.openapi_paths())
     return paths

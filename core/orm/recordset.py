@@ -12,7 +12,7 @@ from ..workflow import rules as _workflow
 from ..errors import AccessDenied, Conflict, NotFound, UserInputError, ValidationError
 from ..registry import MAGIC
 from ..security import audit
-from ..security.access import SECURITY_MODELS
+from ..security.access import is_security
 from ..services import trash as _trash
 from . import read_group as _group
 from .domain import Query, compile_domain, compile_order, page
@@ -178,14 +178,16 @@ class Recordset:
         setting ``owner_id`` (the unit of work is then rolled back)."""
         if self.env.access.unrestricted:
             return
-        visible = self._visible(self.ids, "write")
+        # a new record: within the scope of a role granting create (a rep who
+        # may add tags but not change them); a change: of one granting write
+        visible = self._visible(self.ids, "create" if op == "create" else "write")
         outside = [i for i in self.ids if i not in visible]
         if outside:
             raise AccessDenied(f"{self._meta.name}: you may not {op} a record outside your own scope "
                                "(check owner and department)", {"model": self._meta.name})
 
     def _touch_security(self):
-        if self._meta.name in SECURITY_MODELS and self.env.db is not None:
+        if is_security(self._meta) and self.env.db is not None:
             self.env.db.touch_security(self.env.conn)
         if self._meta.name in workflow.WORKFLOW_MODELS:
             workflow.changed(self.env, self._meta.name)
@@ -784,15 +786,29 @@ class Recordset:
                 raise self._invalid(f.name, None, f"computed value: {exc}") from None
 
     # -- workflow --------------------------------------------------------
-    def action(self, name, comment=None):
+    def action(self, name, comment=None, params=None):
         """Run the workflow action ``name`` on every record: a list of
         ``core.workflow.Outcome`` (the transition ran, or an approval holds
-        it). The checks and their errors: ``core.workflow.engine``."""
+        it). The checks and their errors: ``core.workflow.engine``. A name
+        the model's workflow lacks runs an addon's record action of that
+        name (``core.record_actions``) with its ``params``."""
+        from .. import record_actions
+        registered = record_actions.of_model(self.env, self._name)
+        if registered:
+            m = workflow.matrix(self.env, self._name)
+            if m is None or name not in m.transitions:
+                return record_actions.run(self, name, comment, params)
+        if params:
+            raise UserInputError(f"{self._name}.{name}: unknown parameter {sorted(params)[0]!r} "
+                                 "(a workflow action takes only a comment)",
+                                 {"parameter": sorted(params)[0], "action": name})
         return workflow.run(self, name, comment)
 
     def allowed_actions(self):
-        """``{id: [action, …]}``: what the caller may run on each record now."""
-        return workflow.allowed_actions(self)
+        """``{id: [action, …]}``: what the caller may run on each record now
+        (workflow transitions, then addons' record actions)."""
+        from .. import record_actions
+        return record_actions.allowed(self, workflow.allowed_actions(self))
 
     # -- unlink ----------------------------------------------------------
     def unlink(self):

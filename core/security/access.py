@@ -25,8 +25,15 @@ OPS = ("read", "create", "write", "delete", "export", "import", "approve")
 
 #: Models whose changes alter someone's access rules: changing one moves the
 #: security version, which drops every cached set of rules (``core.db``).
+#: An addon's model counts too when declared ``Model(..., security=True)``
+#: (its data feeds a ``keel_record_rules`` domain): see :func:`is_security`.
 SECURITY_MODELS = frozenset({"core.user", "core.role", "core.permission", "core.field_rule",
                              "core.department", "core.share", "core.approval_policy"})
+
+
+def is_security(meta):
+    """Do changes to this model's records move the security version?"""
+    return meta.name in SECURITY_MODELS or getattr(meta, "security", False)
 
 
 class Access:
@@ -189,20 +196,40 @@ class Access:
             if inner is None:
                 return None
             return table.c[field.name].in_(sa.select(alias.c.id).where(inner))
-        op = "read" if mode == "read" else "write"
+        op = mode if mode in ("read", "create") else "write"
         terms = []
         for perm in self.perms.get(meta.name, ()):
             if not perm[f"perm_{op}"]:
                 continue
+            if perm["scope"] == "all" and not perm.get("domain"):
+                return None  # one role sees every row: no condition at all (nor a subquery)
             term = self._scope(meta, table, perm["scope"])
             if perm.get("domain"):
                 term = sa.and_(term, self._domain(meta, table, perm["domain"]))
             terms.append(term)
         if meta.name in self._shared_models:
             terms.append(self._shared(meta, table, mode))
+        if mode == "read" and terms:
+            terms.extend(self._domain(meta, table, d) for d in self.record_rules(meta))
         if not terms:
             return sa.false()
         return sa.or_(*terms)
+
+    def record_rules(self, meta):
+        """Extra domains from addons (``keel_record_rules``) whose records
+        the user may read — only users whose roles read the model get them.
+        Cached with the rest of the rules: what they depend on moves the
+        security version (``SECURITY_MODELS``, models declared with
+        ``security=True``)."""
+        key = ("record_rules", meta.name)
+        if key not in self._cache:
+            hooks = self.env.registry.hooks
+            found = []
+            if hooks.has("keel_record_rules"):
+                for _addon, domains in hooks.gather("keel_record_rules", env=self.env, model=meta.name):
+                    found.extend(d for d in domains or () if d is not None)
+            self._cache[key] = found
+        return self._cache[key]
 
     def _scope(self, meta, table, scope):
         uid = self.env.uid

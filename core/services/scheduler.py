@@ -67,6 +67,55 @@ def trigger_of(job):
     raise UserInputError(f"job {job['key']}: neither cron nor interval is set")
 
 
+def _backup_cron(value):
+    from ..base.scheduler_models import backup_cron
+    return backup_cron(value)
+
+
+#: jobs whose schedule comes from a config key, read each time a scheduler
+#: starts (``keel scheduler``, ``--once``, ``--run``), not only when the
+#: kernel is installed: ``{job key: (config key, value -> crontab)}``. The
+#: function raises ``UserInputError`` (or ``ValueError``) on a bad value.
+CONFIG_SCHEDULES = {"core.backup.daily": ("backup_time", _backup_cron)}
+
+
+def configured_crons(config):
+    """``{job key: (config key, value, crontab)}`` of :data:`CONFIG_SCHEDULES`
+    under ``config``; a bad value is a ``UserInputError`` naming the key."""
+    out = {}
+    for key, (config_key, to_cron) in CONFIG_SCHEDULES.items():
+        value = getattr(config, config_key, None)
+        try:
+            cron = to_cron(value)
+            CronTrigger.from_crontab(cron)
+        except (UserInputError, ValueError) as exc:
+            text = str(exc)
+            if config_key not in text:
+                text = f"config: {config_key} {value!r}: {text}"
+            raise UserInputError(text, {"config": config_key}) from None
+        out[key] = (config_key, value, cron)
+    return out
+
+
+def apply_config(db, config):
+    """Store the schedules :data:`CONFIG_SCHEDULES` take from ``config`` in
+    their ``core.job`` rows (the running schedulers follow them within a
+    control round; Settings › Scheduled jobs and ``--list`` show them):
+    ``{job key: crontab}`` of the rows changed."""
+    wanted = configured_crons(config)
+    changed = {}
+    with runs.system(db) as env:
+        rows = env[runs.JOB].search_read([["key", "in", sorted(wanted)]], ["key", "cron"])
+        for row in rows:
+            cron = wanted[row["key"]][2]
+            if row["cron"] != cron:
+                env[runs.JOB].browse(row["id"]).write({"cron": cron, "interval": None})
+                changed[row["key"]] = cron
+    for key, cron in changed.items():
+        log.info("job %s now runs at %s (config %s)", key, cron, wanted[key][0])
+    return changed
+
+
 def _now():
     return dt.datetime.now(dt.timezone.utc)
 
@@ -139,6 +188,12 @@ class Scheduler:
         self._schedules = {}  # job key -> (cron, interval) as scheduled
         self._beat = None
 
+    def apply_config(self):
+        """The schedules taken from the config (:func:`apply_config`), when
+        this scheduler has one."""
+        if self.config is not None:
+            apply_config(self.db, self.config)
+
     # -- this node's lease ------------------------------------------------------
     def start_node(self):
         self.node_id = runs.register_node(self.db)
@@ -189,6 +244,7 @@ class Scheduler:
         been run, then the due queued runs: ``[(key, outcome)]`` of the runs
         done here. Runs of dead schedulers are taken back first."""
         now = now or _now()
+        self.apply_config()
         own = self.node_id is None
         if own:
             self.start_node()
@@ -213,6 +269,7 @@ class Scheduler:
     def run_now(self, key, requested_by=None):
         """Run job ``key`` now in this process: ``(run id, outcome)``;
         ``UserInputError`` when it is inactive or already running."""
+        self.apply_config()
         own = self.node_id is None
         if own:
             self.start_node()
@@ -230,6 +287,7 @@ class Scheduler:
 
     def serve(self, install_signals=True):
         """Run jobs until SIGINT/SIGTERM or :meth:`stop`."""
+        self.apply_config()  # before anything runs: a bad value stops the start
         self.start_node()
         self._executor = SlotExecutor(self.workers)
         self._apscheduler = BackgroundScheduler(

@@ -77,6 +77,7 @@ def init_app(app, csrf_exempt=()):
 
     from . import views, model_views, form_views, boards, profile, attachments, fields_admin  # noqa: F401,E501  (the routes)
     from . import imports, system, trash, notifications, reports  # noqa: F401  (platform services)
+    from . import merge  # noqa: F401  (merging records)
     app.register_blueprint(bp)
     from . import addon_pages
     addon_pages.register(app)

@@ -19,7 +19,12 @@ def register(app):
         if hook is None:
             continue
         for blueprint in hook() or ():
-            blueprint.before_request(_installed_only(name))
+            # a module-level blueprint serves every app of the process
+            # (tests create many): its check is added once, before the
+            # first registration (Flask refuses setup methods after it)
+            if not getattr(blueprint, "_keel_installed_only", False):
+                blueprint.before_request(_installed_only(name))
+                blueprint._keel_installed_only = True
             app.register_blueprint(blueprint)
             names.append(blueprint.name)
     return names

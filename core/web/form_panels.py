@@ -6,21 +6,26 @@ Both read through the kernel's own gates: ``core.approvals.details`` shows
 a request only to who may see it, ``core.security.audit.history`` the
 entries of a record the user can see, without the fields hidden from them.
 """
+import datetime as dt
+
 from .. import approvals, workflow
 from ..i18n import _
 from ..security import audit
 from .forms import tr
-from .i18n import gettext
+from .i18n import format_date, format_datetime, gettext
 
 #: the newest requests and history entries shown on a form
 REQUESTS_SHOWN, HISTORY_SHOWN = 5, 30
 
 
 def action_label(env, model, action):
-    """A workflow action's label in the request's language."""
+    """A workflow (or record) action's label in the request's language."""
     flow = workflow.matrix(env, model)
     transition = flow.transitions.get(action) if flow is not None else None
-    return tr(transition.label) if transition is not None else action
+    if transition is not None:
+        return tr(transition.label)
+    from .. import record_actions  # an addon's record action (claim)
+    return tr(record_actions.label(env, model, action) or action)
 
 
 def _state_labels(env, model):
@@ -61,7 +66,8 @@ def approval_requests(env, model, rid):
 
 #: what an audit entry's ``action`` and an approval step's ``event`` say
 _ACTIONS = {"create": _("Created"), "write": _("Changed"), "unlink": _("Deleted"),
-            "transition": _("Workflow"), "approval": _("Approval")}
+            "transition": _("Workflow"), "approval": _("Approval"),
+            "route": _("Routed to a territory")}
 _EVENTS = {"submitted": _("Submitted for approval"), "approved": _("Approved"),
            "rejected": _("Rejected"), "returned": _("Sent back"), "withdrawn": _("Withdrawn"),
            "cosigner": _("Co-signer added"), "fallback": _("Handed to the fallback approver"),
@@ -93,6 +99,14 @@ def history(env, lay, model, rid):
         elif action == "transition":
             lines.append(f"{states.get(changes.get('from'), changes.get('from'))} → "
                          f"{states.get(changes.get('to'), changes.get('to'))}")
+        elif action == "route":  # crm_base/territories.py: the territory chosen
+            lines.append(str(changes.get("territory")))
+        elif action == "action":  # an addon's record action (claim, release…): by its label
+            what = action_label(env, model, changes.get("action") or "")
+            if changes.get("comment"):
+                lines.append(gettext("Comment: %(comment)s", comment=changes["comment"]))
+            out.append({"at": entry["at"], "user": entry["user"] or "—", "lines": lines, "what": what})
+            continue
         elif action == "approval":
             event = changes.get("event")
             lines.append(gettext(_EVENTS[event]) if event in _EVENTS else str(event))
@@ -139,6 +153,13 @@ def _text(field, value, names, lay):
         return gettext("Yes") if value else gettext("No")
     if field.translate:
         return tr(value)
+    if field.type in ("datetime", "date") and isinstance(value, str):  # as the audit log keeps it
+        try:
+            if field.type == "date":
+                return format_date(dt.date.fromisoformat(value))
+            return format_datetime(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
 
 

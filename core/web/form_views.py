@@ -12,12 +12,13 @@ name (:mod:`core.web.form_values`).
 from flask import current_app, flash, jsonify, redirect, render_template, request
 from werkzeug.datastructures import CombinedMultiDict
 
-from .. import approvals, workflow
+from .. import approvals, record_actions, viewdefs, workflow
 from ..services import trash
 from ..errors import AccessDenied, Conflict, KeelError, NotFound, UserInputError
 from . import bp, form_values, forms
 from .context import error_page, page, unit_of_work
 from .form_panels import action_label, approval_requests, form_panels, history
+from .forms import tr
 from .i18n import gettext
 
 #: how many records the type-ahead of a many2one offers
@@ -99,6 +100,16 @@ def _duplicate(records, rid, lay):
 
 
 # -- rendering ---------------------------------------------------------------------------
+def record_title(records, rid):
+    """A record's name as its pages show it: a record named by a choice
+    (a stage, a grade) by the choice's label in the page's language."""
+    name = records.browse(rid).display_name
+    field = records._meta.fields.get(records._meta.rec_name)
+    if field is not None and field.type == "selection":
+        return forms.tr(dict(field.options).get(name, name))
+    return name
+
+
 def _lines(env, lay, current, formdata):
     """Per one2many of the layout: its line forms, the template row and the
     stored lines by id (for read-only columns)."""
@@ -129,24 +140,32 @@ def _lines(env, lay, current, formdata):
 def _render(env, records, lay, form, current=None, formdata=None, refused=None):
     model = records._name
     rid = current["id"] if current else None
-    actions, panel, entries, panels = [], [], [], []
+    actions, panel, entries, panels, extra = [], [], [], [], []
     if rid is not None:
-        if lay.actions:
+        registered = record_actions.of_model(env, model)
+        if lay.actions or registered:
             allowed = records.browse(rid).allowed_actions()[rid]
-            actions = [(a, action_label(env, model, a)) for a in allowed]
+            if lay.actions:
+                actions = [(a, action_label(env, model, a)) for a in allowed if a not in registered]
+            # addons' record actions without parameters (release, claim)
+            extra = [(a, tr(label)) for a, label in record_actions.form_buttons(env, model, allowed)]
         panel = approval_requests(env, model, rid)
         entries = history(env, lay, model, rid)
         panels = form_panels(env, model, rid)
-    title = (records.browse(rid).display_name if rid is not None else
+    title = (record_title(records, rid) if rid is not None else
              gettext("New %(model)s", model=lay.label))
     status = refused.status if refused else 200
     return render_template(
         "web/form.html", lay=lay, form=form, lines=_lines(env, lay, current, formdata),
         record=current, title=title, record_name=title, model=model, record_id=rid, actions=actions,
+        record_actions=extra,
         approvals=panel, history=entries, panels=panels, refused=refused, errors=refused.errors if refused else {},
         display=forms.display, label_suffix=forms.LABEL_SUFFIX,
         may_delete=rid is not None and lay.writable and env.access.allowed(model, "delete"),
-        action_url=f"/web/{model}/{rid}" if rid is not None else f"/web/{model}/new"), status
+        action_url=f"/web/{model}/{rid}" if rid is not None else f"/web/{model}/new",
+        # a form view's "duplicates_url": likely duplicates while typing (web/static/duplicates.js)
+        duplicates_url=viewdefs.resolve(env, model, "form").get("duplicates_url") if lay.writable else None,
+    ), status
 
 
 # -- saving ------------------------------------------------------------------------------
@@ -233,6 +252,11 @@ def _post(model, rid=None):
             records = _model(env, model)
             current = _current(records, rid) if rid is not None else None
             lay = _layout(records, current)
+            if not lay.writable and action and record_actions.spec(env, model, action):
+                # a record action on a record the user may only read (claim)
+                message = _act(env, records.browse(rid), lay, action, comment)
+                flash(message, "success")
+                return redirect(f"/web/{model}/{rid}")
             if not lay.writable:
                 raise AccessDenied(f"you may not change {model} records")
             form = forms.record_form(env, lay, formdata)
@@ -331,8 +355,8 @@ def _confirm_delete(model, rid, error=None, status=200):
             if not env.access.allowed(model, "delete") or not _writable(records, rid):
                 raise AccessDenied(f"you may not delete {model} records")
             return render_template("web/confirm_delete.html", model=model, record_id=rid,
-                                   title=records.browse(rid).display_name, error=error,
-                                   record_name=records.browse(rid).display_name,
+                                   title=record_title(records, rid), error=error,
+                                   record_name=record_title(records, rid),
                                    label=forms.tr(records._meta.label),
                                    trash_days=trash.enabled(env, records._meta) and trash.keep_days(env)), status
     except KeelError as exc:

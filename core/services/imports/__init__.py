@@ -10,7 +10,7 @@ service behind ``keel import`` (:mod:`core.cli_data`), the web import screen
 """
 from . import run as run_module
 from . import source
-from .report import Problem, rejects
+from .report import Problem, Reason, rejects, shown
 from .run import BATCH, ON_DUPLICATE, ImportFailed, Result, run
 from .source import ImportFileError, Table, read
 
@@ -20,11 +20,13 @@ __all__ = [
            "ImportFailed",
            "ImportFileError",
            "Problem",
+           "Reason",
            "Result",
            "Table",
            "read",
            "rejects",
            "run",
            "run_module",
+           "shown",
            "source",
 ]

@@ -13,6 +13,7 @@ import decimal
 import re
 
 from ...i18n import _, translate
+from .report import Reason
 
 _NUMBER_JUNK = re.compile(r"[\s,，_'¥￥$]")
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
@@ -131,7 +132,7 @@ def _selection(field):
     def convert(cell):
         found = lookup.get(_text(cell).lower())
         if found is None:
-            raise ValueError(_("is not one of %(values)s") % {"values": shown})
+            raise ValueError(Reason(_("is not one of %(values)s"), {"values": shown}))
         return found
     return convert
 
@@ -210,6 +211,7 @@ class Relations:
             return next(iter(ids))
         label = self.meta.label or self.meta.name
         if not ids:
-            raise ValueError(_("names no %(model)s you can see (by name or code)") % {"model": label})
-        raise ValueError(_("names %(n)s records of %(model)s: give the code instead")
-                         % {"n": len(ids), "model": label})
+            raise ValueError(Reason(_("names no %(model)s you can see (by name or code)"),
+                                    {"model": Reason(label)}))
+        raise ValueError(Reason(_("names %(n)s records of %(model)s: give the code instead"),
+                                {"n": len(ids), "model": Reason(label)}))

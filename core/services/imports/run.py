@@ -25,7 +25,7 @@ from ...workflow.matrix import matrix
 from . import columns as cols
 from . import convert as conv
 from .duplicates import Index, keys_of
-from .report import Problem
+from .report import Problem, Reason, shown
 from .source import read
 
 #: rows checked and written per batch
@@ -37,14 +37,15 @@ PREVIEW = 10
 
 class ImportFailed(ValidationError):
     """Bad rows: nothing was written. ``details["errors"]`` lists them;
-    ``result`` is the :class:`Result` with the problems."""
+    ``result`` is the :class:`Result` with the problems. ``lang``: the
+    language of the message and of the reasons in ``details``."""
 
-    def __init__(self, result):
+    def __init__(self, result, lang=None):
         problems = result.problems
-        first = str(problems[0]) if problems else ""
-        super().__init__(_("%(n)s problem(s) in the file, nothing imported; first: %(first)s")
-                         % {"n": len(problems), "first": first},
-                         {"errors": [p.as_dict() for p in problems]})
+        first = problems[0].text(lang) if problems else ""
+        message = Reason(_("%(n)s problem(s) in the file, nothing imported; first: %(first)s"),
+                         {"n": len(problems), "first": first})
+        super().__init__(shown(message, lang), {"errors": [p.as_dict(lang) for p in problems]})
         self.result = result
 
 
@@ -68,27 +69,34 @@ class Result:
     def bad_lines(self):
         return sorted({p.line for p in self.problems})
 
-    def summary(self):
-        verb = _("would import") if self.dry_run else _("imported")
-        return (_("%(verb)s %(n)s %(model)s records (created %(c)s, updated %(u)s, skipped %(s)s)")
-                % {"verb": verb, "n": self.created + self.updated, "model": self.model,
-                   "c": self.created, "u": self.updated, "s": self.skipped})
+    def summary(self, lang=None):
+        verb = Reason(_("would import") if self.dry_run else _("imported"))
+        return shown(Reason(_("%(verb)s %(n)s %(model)s records (created %(c)s, updated %(u)s, "
+                              "skipped %(s)s)"),
+                            {"verb": verb, "n": self.created + self.updated, "model": self.model,
+                             "c": self.created, "u": self.updated, "s": self.skipped}), lang)
 
-    def as_dict(self):
+    def as_dict(self, lang=None):
         return {"created": self.created, "updated": self.updated, "skipped": self.skipped,
-                "errors": [p.as_dict() for p in self.problems]}
+                "errors": [p.as_dict(lang) for p in self.problems]}
 
 
 def run(env, model, data, filename=None, *, dry_run=False, on_duplicate="error", mapping=None,
-        ignore_unknown=False, progress=None, batch=BATCH):
+        ignore_unknown=False, progress=None, batch=BATCH, lang=None):
     """Import the file ``data`` (bytes) into ``model`` as ``env``'s user.
 
     Returns the :class:`Result`; with problems, a dry run returns them and
-    a real import raises :class:`ImportFailed` (nothing written).
-    ``progress(done, total)`` is called after each batch is checked."""
+    a real import raises :class:`ImportFailed` (nothing written), worded in
+    ``lang`` (the problems themselves keep their :class:`Reason`).
+
+    ``progress(phase, done, total)`` is called as the import goes:
+    ``"check"`` after each batch of rows is checked (``total``: the rows of
+    the file), then — a real import without problems — ``"write"`` after
+    each batch is written (``total``: the rows to create and update). Each
+    phase starts with ``done=0`` and ends with ``done == total``."""
     if on_duplicate not in ON_DUPLICATE:
-        raise UserInputError(_("on_duplicate must be one of %(values)s") % {"values": ", ".join(ON_DUPLICATE)},
-                             {"parameter": "on_duplicate"})
+        raise UserInputError(Reason(_("on_duplicate must be one of %(values)s"),
+                                    {"values": ", ".join(ON_DUPLICATE)}), {"parameter": "on_duplicate"})
     records = env[model]
     meta = records._meta
     env.access.check(meta, "create")
@@ -98,24 +106,25 @@ def run(env, model, data, filename=None, *, dry_run=False, on_duplicate="error",
     result.columns = columns
     if problems:
         result.problems = problems
-        return _finish(env, result, dry_run)
+        return _finish(env, result, dry_run, lang)
     plan = _Checker(env, meta, [c for c in columns if c.field is not None], on_duplicate)
     plan.width = len(table.header)
     total = len(table.rows)
+    report = progress or (lambda phase, done, total: None)
+    report("check", 0, total)
     for start in range(0, total, batch):
         plan.check(table.rows[start:start + batch], result)
-        if progress is not None:
-            progress(min(start + batch, total), total)
+        report("check", min(start + batch, total), total)
     if result.problems or dry_run:
         result.problems.sort(key=lambda p: p.line)
-        return _finish(env, result, dry_run)
-    _write(env, records, plan, result, batch)
-    return _finish(env, result, dry_run)
+        return _finish(env, result, dry_run, lang)
+    _write(env, records, plan, result, batch, report)
+    return _finish(env, result, dry_run, lang)
 
 
-def _finish(env, result, dry_run):
+def _finish(env, result, dry_run, lang=None):
     if result.problems and not dry_run:
-        raise ImportFailed(result)
+        raise ImportFailed(result, lang)
     if not dry_run:
         audit.log(env, "import", result.model, None,
                   {"created": result.created, "updated": result.updated, "skipped": result.skipped,
@@ -148,9 +157,9 @@ class _Checker:
         values = {}
         if len(cells) > self.width and any(not conv.empty(c) for c in cells[self.width:]):
             # a comma in an unquoted address shifts every later cell
-            problems.append(Problem(line, None, None, _(
+            problems.append(Problem(line, None, None, Reason(_(
                 "has %(n)s cells but the header has %(m)s columns (a delimiter inside an unquoted "
-                "value?)") % {"n": len(cells), "m": self.width}))
+                "value?)"), {"n": len(cells), "m": self.width})))
             return values
         for column, convert in zip(self.columns, self.converters):
             cell = cells[column.index] if column.index < len(cells) else None
@@ -165,7 +174,8 @@ class _Checker:
                 if column.index in self.relations:
                     value = self.relations[column.index].resolve(value)
             except ValueError as exc:
-                problems.append(Problem(line, column.shown, cell, str(exc)))
+                reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+                problems.append(Problem(line, column.shown, cell, reason))
                 continue
             values[column.field.name] = value
         if self.state is not None:
@@ -173,9 +183,9 @@ class _Checker:
             value = values.get(fname)
             if value not in (None, initial):
                 column = next(c for c in self.columns if c.field.name == fname)
-                problems.append(Problem(line, column.shown, value, _(
+                problems.append(Problem(line, column.shown, value, Reason(_(
                     "cannot be imported: records start in %(initial)s and change state only through "
-                    "their actions (and approvals)") % {"initial": initial}))
+                    "their actions (and approvals)"), {"initial": initial})))
         return values
 
     def check(self, rows, result):
@@ -206,8 +216,8 @@ class _Checker:
                 result.skipped += 1
                 return
             other, key = earlier
-            result.problems.append(Problem(line, self._column_of(key), values.get(key), _(
-                "repeats line %(other)s (same %(key)s)") % {"other": other, "key": key}))
+            result.problems.append(Problem(line, self._column_of(key), values.get(key), Reason(_(
+                "repeats line %(other)s (same %(key)s)"), {"other": other, "key": key})))
             return
         if hits:
             if self.on_duplicate == "skip":
@@ -215,19 +225,19 @@ class _Checker:
                 return
             key = next(iter(hits.values()))
             if len(hits) > 1:
-                result.problems.append(Problem(line, self._column_of(key), values.get(key), _(
-                    "matches %(n)s existing records (by %(keys)s): import cannot tell which one")
-                    % {"n": len(hits), "keys": ", ".join(sorted(set(hits.values())))}))
+                result.problems.append(Problem(line, self._column_of(key), values.get(key), Reason(_(
+                    "matches %(n)s existing records (by %(keys)s): import cannot tell which one"),
+                    {"n": len(hits), "keys": ", ".join(sorted(set(hits.values())))})))
                 return
             rid = next(iter(hits))
             if rid not in visible:
-                result.problems.append(Problem(line, self._column_of(key), values.get(key), _(
+                result.problems.append(Problem(line, self._column_of(key), values.get(key), Reason(_(
                     "a record with the same %(key)s already exists (outside what you may see: "
-                    "ask its owner or a manager)") % {"key": key}))
+                    "ask its owner or a manager)"), {"key": key})))
             elif self.on_duplicate == "error":
-                result.problems.append(Problem(line, self._column_of(key), values.get(key), _(
+                result.problems.append(Problem(line, self._column_of(key), values.get(key), Reason(_(
                     "a record with the same %(key)s already exists (id %(id)s): use "
-                    "--on-duplicate skip or update") % {"key": key, "id": rid}))
+                    "--on-duplicate skip or update"), {"key": key, "id": rid})))
             else:
                 if self.state is not None:
                     values.pop(self.state[0], None)
@@ -238,7 +248,7 @@ class _Checker:
         if empty:
             for fname in empty:
                 result.problems.append(Problem(line, self._column_of(fname), None,
-                                               _("%(field)s is required") % {"field": fname}))
+                                               Reason(_("%(field)s is required"), {"field": fname})))
             return
         self.creates.append((line, values))
         result.created += 1
@@ -250,8 +260,10 @@ class _Checker:
         return fname
 
 
-def _write(env, records, plan, result, batch):
+def _write(env, records, plan, result, batch, report):
     creates, updates = plan.creates, plan.updates
+    total, done = len(creates) + len(updates), 0
+    report("write", 0, total)
     if any(c.field.name in cols.KEPT_AUDIT for c in plan.columns):
         # an administrator keeps the original creator and dates: the model
         # API lets the system context with keep_audit give them
@@ -259,6 +271,8 @@ def _write(env, records, plan, result, batch):
     for start in range(0, len(creates), batch):
         chunk = creates[start:start + batch]
         _guarded(env, chunk, lambda rows: records.create([v for _l, v in rows]), plan, result)
+        done += len(chunk)
+        report("write", done, total)
     for start in range(0, len(updates), batch):
         chunk = updates[start:start + batch]
 
@@ -267,6 +281,8 @@ def _write(env, records, plan, result, batch):
                 if values:
                     records.browse(rid).write(values)
         _guarded(env, chunk, write, plan, result)
+        done += len(chunk)
+        report("write", done, total)
     if result.problems:
         result.problems.sort(key=lambda p: p.line)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ...errors import UserInputError
 from ...i18n import _
+from .report import Reason
 
 #: the first bytes of a ZIP file (an XLSX is one)
 ZIP_MAGIC = b"PK\x03\x04"
@@ -60,8 +61,8 @@ def _decode(data):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            raise ImportFileError(_("the file starts as UTF-8 but byte %(at)s is not UTF-8")
-                                  % {"at": exc.start + 4}) from None
+            raise ImportFileError(Reason(_("the file starts as UTF-8 but byte %(at)s is not UTF-8"),
+                                         {"at": exc.start + 4})) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -69,8 +70,8 @@ def _decode(data):
     try:
         return data.decode("gb18030"), "gbk"
     except UnicodeDecodeError as exc:
-        raise ImportFileError(_("the file is neither UTF-8 nor GBK text (byte %(at)s); "
-                                "give a CSV or XLSX file") % {"at": exc.start + 1}) from None
+        raise ImportFileError(Reason(_("the file is neither UTF-8 nor GBK text (byte %(at)s); "
+                                       "give a CSV or XLSX file"), {"at": exc.start + 1})) from None
 
 
 def _control_junk(text):
@@ -110,8 +111,8 @@ def _read_csv(data):
             if any(c.strip() for c in cells):
                 rows.append((start, cells))
     except csv.Error as exc:
-        raise ImportFileError(_("line %(line)s: the CSV cannot be read (%(reason)s)")
-                              % {"line": line, "reason": exc}) from None
+        raise ImportFileError(Reason(_("line %(line)s: the CSV cannot be read (%(reason)s)"),
+                                     {"line": line, "reason": str(exc)})) from None
     if header is None:
         raise ImportFileError(_("the file has no header row"))
     return Table("csv", encoding, _header(header), rows, delimiter)
@@ -164,6 +165,6 @@ def _header(cells):
     if not header:
         raise ImportFileError(_("the file has no header row"))
     if len(header) > MAX_COLUMNS:
-        raise ImportFileError(_("the header has %(n)s columns: at most %(max)s")
-                              % {"n": len(header), "max": MAX_COLUMNS})
+        raise ImportFileError(Reason(_("the header has %(n)s columns: at most %(max)s"),
+                                     {"n": len(header), "max": MAX_COLUMNS}))
     return header
