@@ -29,14 +29,19 @@ import sqlalchemy as sa
 
 from core.app import create_app
 from core.config import load_config
-from core.db import Database
-from core.installer import Installer
 from core.security.auth import set_password
 from core.services import report_engine
 
 from . import web
 from .custom_field import DEFAULT_PG_URL, _reachable
-from .customers import ADMIN_PASSWORD, admin_values, env_int, median_ms, new_db, now_utc
+from .customers import (
+    admin_values,
+    env_int,
+    median_ms,
+    new_db,
+    now_utc,
+    pg_schema_db,
+)
 from .results import entry
 
 SCHEMA = "keel_bench_crm"
@@ -159,22 +164,10 @@ def _core_workbench(db, meta_c, meta_i, rep, repeats):
 
 # -- the 80/20 classification over 100,000 customers (PostgreSQL) ---------------------------
 def _postgres(url, customers, followups, log):
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        conn.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    try:
-        db = Database(sa.make_url(url).update_query_dict({"options": f"-csearch_path={SCHEMA}"}))
-        with db.transaction() as conn:
-            Installer(db, conn).init(["crm_base", "sales"], ADMIN_PASSWORD, False)
+    with pg_schema_db(url, SCHEMA) as db:
         _load(db, customers, followups, log)
         entries = _classes(db, customers, followups, log)
-        db.dispose()
         return entries
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        engine.dispose()
 
 
 def _load(db, customers, followups, log):

@@ -1,5 +1,6 @@
 """``crm.customer`` at N rows (default 100,000) on SQLite: the model API
 beside raw SQLAlchemy Core on the same engine and the same table."""
+import contextlib
 import datetime as dt
 import gc
 import os
@@ -32,6 +33,28 @@ def new_db(folder, label):
     with db.transaction() as conn:
         Installer(db, conn).init(["crm_base", "sales"], ADMIN_PASSWORD, False)
     return db
+
+
+@contextlib.contextmanager
+def pg_schema_db(url, schema):
+    """A database installed like :func:`new_db` in a schema of its own on
+    the PostgreSQL at ``url``; the schema is dropped afterwards."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    db = None
+    try:
+        db = Database(sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}))
+        with db.transaction() as conn:
+            Installer(db, conn).init(["crm_base", "sales"], ADMIN_PASSWORD, False)
+        yield db
+    finally:
+        if db is not None:
+            db.dispose()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        engine.dispose()
 
 
 def admin_values(db):

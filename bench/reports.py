@@ -23,14 +23,21 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from core.db import Database
 from core.export import export
-from core.installer import Installer
 from core.services import reports
 
 from . import data, web
 from .custom_field import DEFAULT_PG_URL, _reachable
-from .customers import ADMIN_PASSWORD, MODEL, admin_values, core_rows, env_int, median_ms, new_db, now_utc
+from .customers import (
+    MODEL,
+    admin_values,
+    core_rows,
+    env_int,
+    median_ms,
+    new_db,
+    now_utc,
+    pg_schema_db,
+)
 from .results import entry
 
 SCHEMA = "keel_bench_reports"
@@ -109,22 +116,10 @@ def _core_export(db, meta, names):
 
 # -- the pivot over 1,000,000 rows -----------------------------------------------------------
 def _postgres(url, n, log):
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        conn.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    try:
-        db = Database(sa.make_url(url).update_query_dict({"options": f"-csearch_path={SCHEMA}"}))
-        with db.transaction() as conn:
-            Installer(db, conn).init(["crm_base", "sales"], ADMIN_PASSWORD, False)
+    with pg_schema_db(url, SCHEMA) as db:
         _load(db, n, log)
         entries = _pivot(db, n, log)
-        db.dispose()
         return entries
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        engine.dispose()
 
 
 def _load(db, n, log):

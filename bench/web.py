@@ -26,12 +26,20 @@ import sqlalchemy as sa
 
 from core.app import create_app
 from core.config import load_config
-from core.db import Database
-from core.installer import Installer
 
 from . import data
 from .custom_field import DEFAULT_PG_URL, _reachable
-from .customers import ADMIN_PASSWORD, MODEL, admin_values, core_rows, env_int, median_ms, new_db, now_utc
+from .customers import (
+    ADMIN_PASSWORD,
+    MODEL,
+    admin_values,
+    core_rows,
+    env_int,
+    median_ms,
+    new_db,
+    now_utc,
+    pg_schema_db,
+)
 from .results import entry
 
 SCHEMA = "keel_bench_web"
@@ -58,22 +66,10 @@ def run(folder, n, log=print):
 
 
 def _postgres(url, n, log):
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        conn.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    try:
-        db = Database(sa.make_url(url).update_query_dict({"options": f"-csearch_path={SCHEMA}"}))
-        with db.transaction() as conn:
-            Installer(db, conn).init(["crm_base", "sales"], ADMIN_PASSWORD, False)
+    with pg_schema_db(url, SCHEMA) as db:
         load(db, n, log)
         entries = Pages(db, n, "postgresql", log).run(web_max=200.0)
-        db.dispose()
         return entries
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        engine.dispose()
 
 
 # -- data ------------------------------------------------------------------------------------

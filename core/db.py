@@ -247,10 +247,12 @@ class Database:
                     conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
     @contextmanager
-    def unit_of_work(self, user="admin", su=False, context=None):
+    def unit_of_work(self, user="admin", su=False, context=None, now=None):
         """An ``Env`` for one request or command: everything in it commits
         together or not at all. ``user`` is a login, a user id or ``None``
-        for the system context."""
+        for the system context; ``now`` (naive UTC) the clock it reads —
+        a job's slot, or a test's frozen day — the current time if not
+        given."""
         with self.transaction() as conn:
             registry = uid = security = None
             current = self._registry
@@ -264,7 +266,7 @@ class Database:
             if registry is None:
                 registry = self.registry(conn)
                 uid = SYSTEM_UID if user is None else self.resolve_user(conn, registry, user)
-            env = Env(self, conn, registry, uid, su=su or user is None, context=context)
+            env = Env(self, conn, registry, uid, su=su or user is None, context=context, now=now)
             env.security_version = security  # None: not read (system context, first use)
             self._load_access(env, security)
             yield env

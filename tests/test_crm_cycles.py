@@ -4,26 +4,20 @@ a follow-up without a next date plans the next contact from the customer's
 notification for customers due the next day, once; after-sale service
 visits are reminded from the last visit and the service cycle; the
 workbench card counts the customers due today and overdue."""
-import contextlib
 import datetime as dt
 
 import pytest
 
 from addons.crm_base import cycles, keel_workbench_cards
-from core.orm.env import Env
 from tests.test_api_security import create_personas
 
 TODAY = dt.datetime(2026, 3, 2, 10, 30)   # a Monday morning
 TOMORROW = TODAY.date() + dt.timedelta(days=1)
 
 
-@contextlib.contextmanager
 def unit(db, login, now):
     """A unit of work as ``login`` (``None``: the system, as jobs run) whose clock is ``now``."""
-    with db.unit_of_work(login) as env:
-        frozen = Env(env.db, env.conn, env.registry, env.uid, env.su, env.context, now)
-        frozen.security_version = env.security_version
-        yield frozen
+    return db.unit_of_work(login, now=now)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import json
 import pytest
 
 from addons.crm_base import cycles
-from core.orm.env import Env
 from tests.test_api_security import PASSWORD, Server, create_personas, make_app
 
 TODAY = dt.date.today()
@@ -91,10 +90,8 @@ def test_a_day_in_the_life_of_a_rep_and_a_manager(office):
 
     # tonight's job (the scheduler's system context, its own clock) reminds r1 of tomorrow's call
     db = office["db"]
-    with db.unit_of_work(None) as env:
-        now = dt.datetime.combine(TODAY, dt.time(23, 0))
-        job_env = Env(env.db, env.conn, env.registry, env.uid, env.su, env.context, now)
-        assert cycles.daily(job_env)["contact"] >= 1
+    with db.unit_of_work(None, now=dt.datetime.combine(TODAY, dt.time(23, 0))) as env:
+        assert cycles.daily(env)["contact"] >= 1
     todos = ok(call(office, "R1", "GET", "/data/core.activity",
                     params={"domain": json.dumps([["done", "=", False], ["record_id", "=", customer]]),
                             "fields": "summary,due_date,model"}))["items"]

@@ -3,7 +3,6 @@ hand), stage history, lost reason, weighted amount, the predicted win
 probability learnt from a synthetic won/lost history and its explanation,
 the pipeline reports and the kanban cards. Each test on a fresh database,
 with a frozen clock where time matters."""
-import contextlib
 import datetime as dt
 import decimal
 
@@ -11,7 +10,6 @@ import pytest
 
 from addons.crm_base import pipeline_predict as predict
 from core.errors import ValidationError
-from core.orm.env import Env
 from core.services import report_engine
 from tests.test_api_security import PASSWORD, create_personas, make_app
 from tests.web_helpers import sign_in
@@ -20,16 +18,9 @@ D = decimal.Decimal
 T0 = dt.datetime(2026, 3, 2, 9, 0)
 
 
-@contextlib.contextmanager
 def unit(db, login, now=None):
     """A unit of work as ``login`` whose clock is ``now``."""
-    with db.unit_of_work(login) as env:
-        if now is None:
-            yield env
-        else:
-            frozen = Env(env.db, env.conn, env.registry, env.uid, env.su, env.context, now)
-            frozen.security_version = env.security_version
-            yield frozen
+    return db.unit_of_work(login, now=now)
 
 
 @pytest.fixture
@@ -120,6 +111,12 @@ def test_losing_needs_a_reason_and_winning_closes_at_100(world):
         outcomes = {h["to_stage"]: h["won_pct"] for h in env["crm.stage_history"].search_read(
             [["opportunity_id", "=", won]], ["to_stage", "won_pct"])}
     assert outcomes == {"qualified": 100, "proposal": 100, "negotiation": 100, "won": 100}
+    # reopened, the lost one is open again: its history no longer counts as a loss
+    act(world, rid, "reopen")
+    with unit(world["db"], None) as env:
+        assert {h["won_pct"] for h in env["crm.stage_history"].search_read(
+            [["opportunity_id", "=", rid]], ["won_pct"])} == {None}
+    assert read(world, rid, ["won_pct"])["won_pct"] is None
 
 
 def history(world):

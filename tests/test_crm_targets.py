@@ -178,8 +178,10 @@ def test_workbench_card_and_page(world):
     db, u = world["db"], world["users"]
     with db.unit_of_work(u["R1"]) as env:
         cards = targets.cards(env)
-    assert cards[0]["title"] == "My targets this month"
+    assert cards[0]["title"] == "Targets in progress"
     assert cards[0]["items"][0]["note"] == "600.00 / 1,000.00 (60.0%)"
+    with db.unit_of_work(u["M1"]) as env:  # the department's manager: its targets too
+        assert "华东本月" in [item["label"] for item in targets.cards(env)[0]["items"]]
     with db.unit_of_work(u["B"]) as env:  # no CRM role: no card
         assert targets.cards(env) == []
     client = sign_in(world["app"], "r1", PASSWORD)

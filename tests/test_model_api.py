@@ -780,3 +780,15 @@ def test_search_count_up_to_a_limit(env):
     assert env["crm.customer"].search_count(domain) == 7
     assert env["crm.customer"].search_count(domain, limit=5) == 5
     assert env["crm.customer"].search_count(domain, limit=50) == 7
+
+
+def test_a_unit_of_work_may_run_on_a_given_clock(db):
+    """``unit_of_work(now=…)``: what a job's slot or a test's frozen day
+    reads as the time — stamps, defaults and ``@today`` follow it."""
+    when = dt.datetime(2030, 1, 15, 9, 30)
+    with db.unit_of_work("admin", now=when) as env:
+        assert env.now == when
+        record = env["crm.customer"].create({"name": "未来的客户"})
+        assert record.read(["created_at"])[0]["created_at"] == when
+    with db.unit_of_work("admin") as env:
+        assert env.now.year == dt.datetime.now(dt.timezone.utc).year

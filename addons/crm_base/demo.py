@@ -176,6 +176,7 @@ def load(env, customers=CUSTOMERS, seed=SEED):
     customers_ids = _customers(env, make, departments, team_reps, customers, now)
     _contacts_and_followups(env, make, customers_ids, now)
     _opportunities(env, make, customers_ids, now)
+    _plans(env, make, departments, team_reps, now)
     from .analyses import classify
     classify(env)
 
@@ -254,20 +255,40 @@ def _customers(env, make, departments, team_reps, count, now):
         rows.append(values)
     # the follow-ups of each customer, drawn now so that the customer is
     # created with its last contact (the lead pool's clock) already right
-    visits = []
+    visits, ages = [], []
     last_contact = "last_contact_at" in env.registry["crm.customer"].fields
-    for values in rows:
+    for index, values in enumerate(rows):
+        # customers came over the last year, more of them lately (the classics today)
+        age = 0 if index < len(CLASSICS) else int(rnd.expovariate(1 / 200)) % 364 + 1
+        ages.append(age)
         n = {"potential": rnd.randint(0, 3), "intent": rnd.randint(2, 6),
              "deal": rnd.randint(3, 8)}[values.get("grade") or "potential"]
         mine = [{"owner_id": values["owner_id"], "channel": rnd.choices(CHANNELS, CHANNEL_WEIGHTS)[0],
-                 "at": now - dt.timedelta(days=rnd.randint(1, 365), minutes=rnd.randint(0, 600)),
+                 "at": now - dt.timedelta(days=rnd.randint(0, age), minutes=rnd.randint(0, 600)),
                  "summary": rnd.choice(SUMMARIES), "outcome": rnd.choice(OUTCOMES)} for _ in range(n)]
         if mine and last_contact:
             values["last_contact_at"] = max(v["at"] for v in mine)
+        if mine:  # the latest follow-up planned the next contact (else its cycle would)
+            max(mine, key=lambda v: v["at"])["next_contact_at"] = values.get("next_contact_at")
         visits.append(mine)
-    made = env["crm.customer"].create(rows)
+    # created on their day (a batch per month: codes, "new customers" reports)
+    ids, months = [None] * len(rows), {}
+    for index, age in enumerate(ages):
+        months.setdefault(age // 30, []).append(index)
+    for month, indexes in sorted(months.items(), reverse=True):
+        when = now - dt.timedelta(days=month * 30 + 15) if month else now
+        made = _on(env, when)["crm.customer"].create([rows[i] for i in indexes])
+        for index, rid in zip(indexes, made.ids):
+            ids[index] = rid
     return [(cid, r["kind"], r["owner_id"], r["grade"], r["name"], v)
-            for cid, r, v in zip(made.ids, rows, visits)]
+            for cid, r, v in zip(ids, rows, visits)]
+
+
+def _on(env, when):
+    """``env`` whose clock reads ``when``."""
+    other = type(env)(env.db, env.conn, env.registry, env.uid, env.su, env.context, when)
+    other.security_version = getattr(env, "security_version", None)
+    return other
 
 
 def _contacts_and_followups(env, make, customers, now):
@@ -321,6 +342,63 @@ def _opportunities(env, make, customers, now):
                 by_action.setdefault(path[step], []).append(rid)
         for action, ids in by_action.items():
             env["crm.opportunity"].browse(ids).action(action)
+    # closed in the past: on their expected close, not on the day the demo was made
+    if "closed_on" in env.registry["crm.opportunity"].fields:
+        by_day = {}
+        for row in env["crm.opportunity"].search_read([["id", "in", made.ids],
+                                                       ["stage", "in", ["won", "lost"]]],
+                                                      ["expected_close"]):
+            day = min(row["expected_close"] or now.date(), now.date())
+            by_day.setdefault(day, []).append(row["id"])
+        for day, ids in by_day.items():
+            env["crm.opportunity"].browse(ids).write({"closed_on": day})
+
+
+def _plans(env, make, departments, team_reps, now):
+    """What a sales director sets up: this month's targets per rep and this
+    quarter's per team, a territory per team (new customers of its region
+    go to its reps), the lead pool's rule (90 days without a follow-up, a
+    warning a week before; ten claims a day) and a call list with its
+    script for the east team's potential customers."""
+    rnd = make.rnd
+    today = now.date()
+    month = today.replace(day=1)
+    quarter = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+    targets = []
+    for team, reps in team_reps.items():
+        _prefix, region, _cities = TEAMS[team]
+        targets.append({"name": f"{region}销售组 本季度目标", "department_id": departments[team],
+                        "period": "quarter", "date_from": quarter,
+                        "amount": f"{rnd.randint(30, 60) * 100000}.00", "new_customers": 60,
+                        "followups": 600})
+        for rep in reps:
+            targets.append({"name": "本月目标", "owner_id": rep, "department_id": departments[team],
+                            "period": "month", "date_from": month,
+                            "amount": f"{rnd.randint(10, 40) * 10000}.00",
+                            "new_customers": rnd.randint(10, 25), "followups": rnd.randint(40, 80)})
+    env["crm.target"].create(targets)
+    env["crm.territory"].create([
+        {"name": f"{region}区域", "sequence": 10 * (i + 1), "regions": region,
+         "cities": "，".join(c for c, _a in cities), "rep_ids": team_reps[team],
+         "department_id": departments[team]}
+        for i, (team, (_prefix, region, cities)) in enumerate(TEAMS.items())])
+    pools = env["crm.pool"].search([], limit=1)
+    if pools:
+        pools.write({"claim_limit": 10, "warn_days": 7, "cooldown_days": 30})
+        env["crm.pool_rule"].create({"pool_id": pools.id, "name": "90 天未跟进退回公海",
+                                     "clock": "no_followup", "days": 90,
+                                     "domain": [["grade", "!=", "deal"]]})
+    script = env["crm.call_script"].create({
+        "name": "潜在客户回访话术",
+        "body": "1. 问候并确认对方身份\n2. 介绍公司与近期活动\n3. 了解需求与预算\n"
+                "4. 约定下次沟通或拜访时间\n5. 感谢并记录结果"})
+    east = team_reps["SALES_E"]
+    calls = env["crm.call_list"].create({
+        "name": "华东潜在客户回访", "domain": [["region", "=", "华东"], ["grade", "=", "potential"]],
+        "rep_ids": east[:3], "script_id": script.id, "state": "active", "date_from": today,
+        "date_to": today + dt.timedelta(days=30), "department_id": departments["SALES_E"]})
+    from .telemarketing import generate
+    generate(env, calls.id)
 
 
 def load_opportunities(env):

@@ -273,8 +273,11 @@ def stage_changed(env, records, action):
         opportunities.browse(row["id"]).write(values)
     system["crm.stage_history"].create(history)
     for outcome in (100, 0, None):
+        # an opportunity closing marks its history with the outcome; one
+        # reopened (its last move was to won or lost) clears it again
         closing = [r["id"] for r in rows
-                   if (100 if r["stage"] == "won" else 0 if r["stage"] == "lost" else None) == outcome]
+                   if (100 if r["stage"] == "won" else 0 if r["stage"] == "lost" else None) == outcome
+                   and (outcome is not None or last.get(r["id"]) in ("won", "lost"))]
         if closing:
             system["crm.stage_history"].search([["opportunity_id", "in", closing]]).write(
                 {"won_pct": outcome})

@@ -58,8 +58,8 @@ def models():
                                    help=_("Leave empty for a department's target")),
             "department_id": F.Many2one("core.department", _("Department")),
             "period": F.Selection(_("Period"), options=PERIODS, default="month", required=True),
-            "date_from": F.Date(_("From"), required=True, index=True),
-            "date_to": F.Date(_("To"), compute=_date_to, depends=("period", "date_from", "date_to"),
+            "date_from": F.Date(_("Start date"), required=True, index=True),
+            "date_to": F.Date(_("End date"), compute=_date_to, depends=("period", "date_from", "date_to"),
                               help=_("Computed from the period unless the period is From … to")),
             "amount": F.Decimal(_("Won amount target"), digits=18, scale=2),
             "new_customers": F.Integer(_("New customers target")),
@@ -254,8 +254,13 @@ def cards(env):
     if not env.access.allowed("crm.target", "read"):
         return []
     today = env.now.date()
-    mine = read_progress(env, [["owner_id", "=", env.uid], ["date_from", "<=", today],
-                               ["date_to", ">=", today]], limit=5)
+    # one's own targets and, for a department's manager, the department's
+    managed = env["core.department"].search([["manager_id", "=", env.uid]]).ids
+    whose = [["owner_id", "=", env.uid]]
+    if managed:
+        whose = ["|", ["owner_id", "=", env.uid], "&", ["owner_id", "=", None],
+                 ["department_id", "in", managed]]
+    mine = read_progress(env, whose + [["date_from", "<=", today], ["date_to", ">=", today]], limit=5)
     if not mine:
         return []
     items = []
@@ -267,7 +272,7 @@ def cards(env):
         else:
             note = f"{t['actual_followups']} / {t['followups'] or 0}"
         items.append({"label": t["name"], "url": f"/web/crm.target/{t['id']}", "note": note})
-    return [{"key": "crm.targets", "title": _("My targets this month"), "sequence": 8,
+    return [{"key": "crm.targets", "title": _("Targets in progress"), "sequence": 8,
              "count": len(mine), "url": "/web/crm/targets", "empty": _("No target for now."),
              "items": items}]
 

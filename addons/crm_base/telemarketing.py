@@ -51,8 +51,8 @@ def models():
             "rep_ids": F.Many2many("core.user", _("Sales reps")),
             "script_id": F.Many2one("crm.call_script", _("Call script")),
             "state": F.Selection(_("State"), options=LIST_STATES, default="draft", required=True),
-            "date_from": F.Date(_("From")),
-            "date_to": F.Date(_("To")),
+            "date_from": F.Date(_("Start date")),
+            "date_to": F.Date(_("End date")),
             "owner_id": F.Many2one("core.user", _("Responsible")),
             "department_id": F.Many2one("core.department", _("Department")),
             "call_ids": F.One2many("crm.call", "call_list_id", _("Calls")),
@@ -286,12 +286,12 @@ def cards(env):
     count = calls.search_count(domain)
     if not count:
         return []
-    callbacks = calls.search_read(domain + [["state", "=", "callback"]],
-                                  ["customer_name", "callback_at"], order="callback_at", limit=6)
+    # the queue's head: callbacks by their time first, then the calls not made yet
+    head = calls.search_read(domain, ["customer_name", "callback_at"], order="callback_at, id", limit=6)
     items = [{"label": r["customer_name"], "url": f"/web/crm.call/{r['id']}", "note": r["callback_at"]}
-             for r in callbacks]
+             for r in head]
     return [{"key": "crm.calls", "title": _("Calls to make today"), "sequence": 9, "count": count,
-             "url": "/web/crm.call?f=my_queue", "empty": _("No scheduled callback."), "items": items}]
+             "url": "/web/crm.call?f=my_queue", "empty": _("No call to make today."), "items": items}]
 
 
 # -- pages -------------------------------------------------------------------

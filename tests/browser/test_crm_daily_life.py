@@ -12,7 +12,6 @@ import pytest
 from playwright.sync_api import expect
 
 from addons.crm_base import cycles
-from core.orm.env import Env
 from tests.browser.conftest import TIMEOUT_MS, shot_path
 from tests.browser.test_sales_flow import card, choose, drag, record, save, set_language
 from tests.test_api_security import PASSWORD
@@ -49,9 +48,8 @@ def big_deals_wait_for_the_manager(live):
 
 
 def nightly_reminders(live):
-    with live.db.unit_of_work(None) as env:
-        now = dt.datetime.combine(TODAY, dt.time(23, 0))
-        cycles.daily(Env(env.db, env.conn, env.registry, env.uid, env.su, env.context, now))
+    with live.db.unit_of_work(None, now=dt.datetime.combine(TODAY, dt.time(23, 0))) as env:
+        cycles.daily(env)
 
 
 def test_a_rep_claims_follows_up_and_wins_a_manager_approves(request, page, live, browser, requested,
