@@ -7,6 +7,7 @@ the result or the bad rows with their download.
 import io
 import re
 import time
+import types
 
 import pytest
 
@@ -193,3 +194,26 @@ def test_an_interrupted_import_says_so(db):
     html = client.get(f"/web/crm.customer/import/status?upload={token}").get_data(as_text=True)
     assert 'data-state="interrupted"' in html and "nothing was imported" in html
     assert client.get("/web/crm.customer/import/status?upload=nope").status_code == 404
+
+
+def test_a_run_ending_while_its_page_is_read_shows_its_outcome(db, monkeypatch):
+    """The page read "running" just before the thread saved its outcome and
+    went: the outcome on disk is shown, not "interrupted"."""
+    import json
+    import os
+    client = sign_in(make_app(db), "admin", ADMIN_PASSWORD)
+    page = client.get("/web/crm.customer/import")
+    html = client.post("/web/crm.customer/import", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "file": (io.BytesIO(csv_bytes(rows(3))), "a.csv"),
+        "action": "preview", "on_duplicate": "error"}).get_data(as_text=True)
+    token = re.search(r'name="upload" value="([^"]+)"', html).group(1)
+    meta = next(web_imports._folder().glob(f"*-{token}.json"))
+    stored = json.loads(meta.read_text(encoding="utf-8"))
+    running = {"state": "running", "phase": "write", "done": 2, "total": 3, "token": token,
+               "host": __import__("socket").gethostname(), "pid": os.getpid(), "updated": time.time()}
+    meta.write_text(json.dumps({**stored, "job": {**running, "state": "error", "message": "磁盘已满"}}),
+                    encoding="utf-8")
+    uid = int(meta.name.split("-", 1)[0])  # the upload's owner: its files are named after them
+    monkeypatch.setattr(web_imports, "current_user", types.SimpleNamespace(id=uid))
+    stale = {**stored, "job": dict(running)}
+    assert web_imports._job_state(stale) == "error" and stale["job"]["message"] == "磁盘已满"

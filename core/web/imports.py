@@ -260,6 +260,15 @@ def _job_state(stored):
     job = stored.get("job") or {}
     state = job.get("state")
     if state == "running" and not _alive(job):
+        # the run may have ended between reading ``stored`` and now: its
+        # outcome is on disk then (written before its thread goes)
+        try:
+            again = _read_meta(job.get("token") or "").get("job") or {}
+        except KeelError:
+            again = {}
+        if again.get("state") not in (None, "running"):
+            stored["job"] = again
+            return again["state"]
         return "interrupted"
     return state
 
@@ -331,8 +340,8 @@ def _background(db, uid, lang, model, token, data, stored, options, job):
 
 def _progress_of(stored):
     """What the page and the JSON answer say of the import of ``stored``."""
+    state = _job_state(stored)  # first: it may find the run's outcome on disk
     job = dict(stored.get("job") or {})
-    state = _job_state(stored)
     total, done = int(job.get("total") or 0), int(job.get("done") or 0)
     percent = 100 if state == "done" else (done * 100 // total if total else 0)
     if state == "running":
@@ -362,10 +371,11 @@ def import_status(env, model):
     stored = _read_meta(token)
     if not stored.get("job"):
         raise NotFound("no import of this upload")
+    progress = _progress_of(stored)  # first: the run may just have ended (its outcome is read)
     job = stored["job"]
     return render_template("web/import_status.html", model=model, token=token,
                            model_label=translate(meta.label, best_language()),
-                           progress=_progress_of(stored), problems=job.get("problems") or [],
+                           progress=progress, problems=job.get("problems") or [],
                            more=job.get("more", 0), options=stored.get("options") or {},
                            filename=stored.get("filename") or "")
 
