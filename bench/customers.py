@@ -11,6 +11,7 @@ import tracemalloc
 
 import sqlalchemy as sa
 
+from addons.crm_base import duplicates
 from core import sequences
 from core.db import Database
 from core.installer import Installer
@@ -76,6 +77,10 @@ def core_rows(db, rows, uid, department_id, now):
         r = {**static, **row, "department_id": department_id,
              "code": sequences.render(pattern, day, n), "version": 1,
              "created_at": now, "created_by_id": uid, "updated_at": now, "updated_by_id": uid}
+        # what crm_base's hooks fill: the duplicate check's keys, the lead pool's clock
+        r.update(duplicates.stored_keys(r, r.get("kind") or "company"))
+        if r.get("owner_id") and "assigned_at" in meta.fields:
+            r["assigned_at"] = now
         out.append(r)
     return out
 

@@ -159,27 +159,40 @@ def _query(env, merged, exclude=(), limit=LIMIT):
     ``merged`` (``{key: {normalised values}}``), with their stored keys."""
     if not merged:
         return []
-    table = env.registry[MODEL].table
-    users = env.registry["core.user"].table
-    conditions = []
+    params = {}
     numbers = set()
     for key, values in merged.items():
         if key in PHONES:
             numbers |= values
         else:
-            conditions.append(table.c[KEYS[key][1]].in_(sorted(values)))
+            params[KEYS[key][1]] = sorted(values)
     if numbers:
         # a number is looked for in both columns (a phone may be another's mobile)
-        conditions.extend(table.c[KEYS[k][1]].in_(sorted(numbers)) for k in PHONES)
-    stmt = (sa.select(table.c.id, table.c.name, table.c.in_pool, users.c.name.label("owner"),
-                      *[table.c[KEYS[k][1]] for k in KEYS])
-            .select_from(table.outerjoin(users, users.c.id == table.c.owner_id))
-            .where(sa.or_(*conditions)).order_by(table.c.id).limit(limit))
-    if exclude:
-        stmt = stmt.where(table.c.id.not_in(list(exclude)))
+        params.update({KEYS[k][1]: sorted(numbers) for k in PHONES})
+    stmt = _statement(env.registry, tuple(sorted(params)), bool(exclude))
+    params = {**params, "limit": limit, **({"exclude": list(exclude)} if exclude else {})}
     return [{"id": row["id"], "name": row["name"], "owner": None if row["in_pool"] else row["owner"],
              "_stored": {k: row[KEYS[k][1]] for k in KEYS}}
-            for row in env.conn.execute(stmt).mappings()]
+            for row in env.conn.execute(stmt, params).mappings()]
+
+
+def _statement(registry, columns, exclude):
+    """The duplicate query on ``columns`` (bound values: built once per
+    registry, compiled once — a save costs the query, not its making)."""
+    key = ("crm_base.duplicates", columns, exclude)
+    stmt = registry.statements.get(key)
+    if stmt is None:
+        table = registry[MODEL].table
+        users = registry["core.user"].table
+        stmt = (sa.select(table.c.id, table.c.name, table.c.in_pool, users.c.name.label("owner"),
+                          *[table.c[KEYS[k][1]] for k in KEYS])
+                .select_from(table.outerjoin(users, users.c.id == table.c.owner_id))
+                .where(sa.or_(*[table.c[c].in_(sa.bindparam(c, expanding=True)) for c in columns]))
+                .order_by(table.c.id).limit(sa.bindparam("limit")))
+        if exclude:
+            stmt = stmt.where(table.c.id.not_in(sa.bindparam("exclude", expanding=True)))
+        registry.statements[key] = stmt
+    return stmt
 
 
 def _refuse(found, row=None):
@@ -223,7 +236,9 @@ def before_create(env, model, values_list):
     if env.context.get("duplicates_allowed") and env.su:
         return
     keys = active_keys(env)
-    probes = [_probe(values, keys) for values in values_list]
+    # the keys were just normalised into their columns: no second pass
+    probes = [{key: values[KEYS[key][1]] for key in keys if values.get(KEYS[key][1]) is not None}
+              for values in values_list]
     # within the batch: the first row holding a key is the one the others repeat
     seen = {}
     for i, probe in enumerate(probes):

@@ -264,6 +264,10 @@ class Access:
         expr = compile_domain(query, domain)
         if expr is None:
             return sa.true()
+        if table is meta.table and query.from_ is meta.table:
+            # no join: the condition itself, which the planner can combine
+            # with the scope's (an id IN (subquery) hides it from the indexes)
+            return expr
         return table.c.id.in_(sa.select(query.root.c.id).select_from(query.from_).where(expr)
                               .correlate(None))
 
